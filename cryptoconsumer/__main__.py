@@ -1,0 +1,3 @@
+from cryptoconsumer.cli import main
+
+main()

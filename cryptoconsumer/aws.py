@@ -1,0 +1,177 @@
+"""The one place that makes boto3 sessions and clients and translates botocore errors.
+
+Every command builds one `Clients` from an `AwsTarget`; tests swap the endpoint (a moto
+server) or hand in a session whose event hooks inject real-AWS behaviour, never the code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cryptoconsumer.errors import AwsError, CredentialsError, CryptoConsumerError, InputError
+
+if TYPE_CHECKING:
+    import boto3
+
+T = TypeVar("T")
+
+# Throttling and transient faults are botocore's job: standard mode backs off with jitter on
+# ThrottlingException, Throttling, TooManyRequestsException, LimitExceededException and 5xx.
+RETRY_CONFIG = {"mode": "standard", "max_attempts": 10}
+
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(or pass --profile)"
+)
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where the calls go: what the common options --region/--profile/--endpoint-url say."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+def error_code(err: Exception) -> str:
+    response = getattr(err, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def error_message(err: Exception) -> str:
+    response = getattr(err, "response", None) or {}
+    return str(response.get("Error", {}).get("Message", "")) or str(err)
+
+
+def translate(err: Exception, doing: str) -> CryptoConsumerError:
+    """Turn a botocore exception into the tool's own, with a message a person can act on."""
+    from botocore import exceptions as bce
+
+    if isinstance(err, CryptoConsumerError):
+        return err
+    if isinstance(err, bce.NoCredentialsError | bce.PartialCredentialsError):
+        return CredentialsError(NO_CREDENTIALS)
+    if isinstance(err, bce.ProfileNotFound):
+        return InputError(f"AWS profile not found: {err.kwargs.get('profile', '')}")
+    if isinstance(err, bce.NoRegionError):
+        return InputError("no AWS region: pass --region or set AWS_REGION")
+    if isinstance(err, bce.EndpointConnectionError | bce.ConnectionClosedError):
+        return AwsError(f"{doing}: cannot reach AWS endpoint ({err})", "EndpointConnectionError")
+    if isinstance(err, bce.ClientError):
+        code = error_code(err)
+        if code in {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken",
+                    "ExpiredTokenException", "InvalidSignatureException", "SignatureDoesNotMatch"}:
+            return CredentialsError(f"{doing}: AWS rejected the credentials ({code})", code)
+        return AwsError(f"{doing}: {code}: {error_message(err)}", code)
+    if isinstance(err, bce.WaiterError):
+        return AwsError(f"{doing}: {err}", "WaiterError")
+    if isinstance(err, bce.BotoCoreError):
+        return AwsError(f"{doing}: {err}", type(err).__name__)
+    raise err
+
+
+@contextlib.contextmanager
+def translated(doing: str) -> Iterator[None]:
+    """Re-raise any botocore error inside the block as the tool's own exception."""
+    from botocore import exceptions as bce
+
+    try:
+        yield
+    except (bce.BotoCoreError, bce.ClientError) as err:
+        raise translate(err, doing) from err
+
+
+def call(doing: str, fn: Callable[..., T], **params: Any) -> T:
+    with translated(doing):
+        return fn(**params)
+
+
+class Clients:
+    """boto3 clients for one target, created once and shared across threads.
+
+    boto3 clients are thread-safe but sessions are not, so clients are built under a lock.
+    """
+
+    SERVICES = ("dynamodb", "sqs", "logs", "iam", "lambda", "kinesis", "sts", "kms", "cloudwatch")
+
+    def __init__(self, target: AwsTarget, session: boto3.Session | None = None) -> None:
+        import boto3
+        from botocore import exceptions as bce
+        from botocore.config import Config
+
+        try:
+            self.session = session or boto3.Session(
+                profile_name=target.profile, region_name=target.region
+            )
+        except bce.ProfileNotFound as err:
+            raise translate(err, "loading the AWS profile") from err
+        region = target.region or self.session.region_name
+        if not region:
+            raise InputError("no AWS region: pass --region or set AWS_REGION")
+        self.region: str = region
+        self.endpoint_url = target.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        self._config = Config(retries=dict(RETRY_CONFIG), connect_timeout=10, read_timeout=70)
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                kwargs: dict[str, Any] = {"region_name": self.region, "config": self._config}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                self._clients[service] = self.session.client(service, **kwargs)
+            return self._clients[service]
+
+    @property
+    def dynamodb(self) -> Any:
+        return self.client("dynamodb")
+
+    @property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    @property
+    def logs(self) -> Any:
+        return self.client("logs")
+
+    @property
+    def iam(self) -> Any:
+        return self.client("iam")
+
+    @property
+    def lambda_(self) -> Any:
+        return self.client("lambda")
+
+    @property
+    def kinesis(self) -> Any:
+        return self.client("kinesis")
+
+    @property
+    def sts(self) -> Any:
+        return self.client("sts")
+
+    @property
+    def kms(self) -> Any:
+        return self.client("kms")
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self.client("cloudwatch")
+
+    def account_id(self) -> str:
+        """The caller's account; also proves credentials work before anything changes."""
+        with self._lock:
+            cached = self._clients.get("__account__")
+        if cached:
+            return str(cached)
+        identity = call("checking AWS credentials", self.sts.get_caller_identity)
+        with self._lock:
+            self._clients["__account__"] = identity["Account"]
+        return str(identity["Account"])
