@@ -1,0 +1,341 @@
+"""The Kinesis event source mapping: found by function + stream, never created twice."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptoconsumer.aws import error_message, translated
+from cryptoconsumer.config import MappingSpec
+from cryptoconsumer.errors import PlanBlockedError
+from cryptoconsumer.resources.base import (
+    Change,
+    Context,
+    field_diff,
+    is_error,
+    owned,
+    poll_until,
+    retry_while,
+)
+
+SETTLED_STATES = ("Enabled", "Disabled")
+CANNOT_ACCESS_STREAM = "Please ensure the role can perform"
+EXISTING_UUID = re.compile(r"UUID\s+([0-9a-fA-F-]{36})")
+
+
+@dataclass(frozen=True)
+class ObservedMapping:
+    uuid: str
+    arn: str
+    state: str
+    state_reason: str
+    last_processing_result: str
+    source_arn: str
+    function_arn: str
+    batch_size: int
+    starting_position: str
+    starting_timestamp: datetime | None
+    batch_window: int
+    parallelization_factor: int
+    bisect_on_error: bool
+    max_retries: int
+    max_record_age: int
+    response_types: tuple[str, ...]
+    destination_arn: str | None
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DesiredMapping:
+    spec: MappingSpec
+    function_name: str
+    source_arn: str
+    destination_arn: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.source_arn.rsplit('/', 1)[-1]} -> {self.function_name}"
+
+
+def _observed(ctx: Context, config: dict[str, Any]) -> ObservedMapping:
+    arn = config.get("EventSourceMappingArn") or ctx.arn(
+        "lambda", f"event-source-mapping:{config['UUID']}"
+    )
+    with translated(f"reading tags of mapping {config['UUID']}"):
+        tags = ctx.clients.lambda_.list_tags(Resource=arn).get("Tags", {})
+    return _from_config(config, arn, tags)
+
+
+def _from_config(config: dict[str, Any], arn: str, tags: dict[str, str]) -> ObservedMapping:
+    destination = (config.get("DestinationConfig") or {}).get("OnFailure") or {}
+    return ObservedMapping(
+        uuid=config["UUID"],
+        arn=arn,
+        state=config.get("State", ""),
+        state_reason=config.get("StateTransitionReason", ""),
+        last_processing_result=config.get("LastProcessingResult") or "",
+        source_arn=config.get("EventSourceArn", ""),
+        function_arn=config.get("FunctionArn", ""),
+        batch_size=int(config.get("BatchSize", 100)),
+        starting_position=config.get("StartingPosition", ""),
+        starting_timestamp=config.get("StartingPositionTimestamp"),
+        batch_window=int(config.get("MaximumBatchingWindowInSeconds", 0)),
+        parallelization_factor=int(config.get("ParallelizationFactor", 1)),
+        bisect_on_error=bool(config.get("BisectBatchOnFunctionError", False)),
+        max_retries=int(config.get("MaximumRetryAttempts", -1)),
+        max_record_age=int(config.get("MaximumRecordAgeInSeconds", -1)),
+        response_types=tuple(sorted(config.get("FunctionResponseTypes") or [])),
+        destination_arn=destination.get("Destination") or None,
+        tags=dict(tags),
+    )
+
+
+def read_all(ctx: Context, function_name: str) -> list[ObservedMapping]:
+    """Every mapping of the function, whatever its source; tags read for ownership."""
+    client = ctx.clients.lambda_
+    with translated(f"listing mappings of function {function_name}"):
+        try:
+            configs = [
+                config
+                for page in client.get_paginator("list_event_source_mappings").paginate(
+                    FunctionName=function_name
+                )
+                for config in page["EventSourceMappings"]
+            ]
+        except client.exceptions.ResourceNotFoundException:
+            return []
+    return [_observed(ctx, config) for config in configs if config.get("State") != "Deleting"]
+
+
+def _get(ctx: Context, uuid: str) -> dict[str, Any] | None:
+    client = ctx.clients.lambda_
+    with translated(f"reading mapping {uuid}"):
+        try:
+            return dict(client.get_event_source_mapping(UUID=uuid))
+        except client.exceptions.ResourceNotFoundException:
+            return None
+
+
+def drift(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
+    spec = desired.spec
+    details = (
+        field_diff("state", observed.state, "Enabled") if observed.state in SETTLED_STATES else []
+    )
+    details += field_diff("batch size", observed.batch_size, spec.batch_size)
+    details += field_diff("batch window", observed.batch_window, spec.batch_window)
+    details += field_diff(
+        "parallelization factor", observed.parallelization_factor, spec.parallelization_factor
+    )
+    details += field_diff("bisect on error", observed.bisect_on_error, spec.bisect_on_error)
+    details += field_diff("maximum retry attempts", observed.max_retries, spec.max_retries)
+    details += field_diff("maximum record age", observed.max_record_age, spec.max_record_age)
+    details += field_diff("function response types", observed.response_types, _response_types(spec))
+    details += field_diff(
+        "on-failure destination", observed.destination_arn, desired.destination_arn
+    )
+    return details
+
+
+def replacement_reasons(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
+    spec = desired.spec
+    reasons = field_diff("source", observed.source_arn, desired.source_arn)
+    reasons += field_diff("starting position", observed.starting_position, spec.starting_position)
+    if spec.starting_position == "AT_TIMESTAMP" and observed.starting_timestamp is not None:
+        observed_ts = observed.starting_timestamp
+        if (
+            spec.starting_timestamp
+            and observed_ts.timestamp() != spec.starting_timestamp.timestamp()
+        ):
+            reasons.append(
+                f"starting timestamp: {observed_ts.isoformat()} -> "
+                f"{spec.starting_timestamp.isoformat()}"
+            )
+    return reasons
+
+
+def _response_types(spec: MappingSpec) -> tuple[str, ...]:
+    return ("ReportBatchItemFailures",) if spec.report_batch_item_failures else ()
+
+
+def plan(
+    ctx: Context,
+    desired: DesiredMapping,
+    observed_all: list[ObservedMapping],
+    replace: bool,
+) -> list[Change]:
+    """One change for the mapping, plus deletes of duplicates of ours (moto allows them)."""
+    ours = [m for m in observed_all if owned(m.tags, ctx.config.stack)]
+    same_source = [m for m in ours if m.source_arn == desired.source_arn]
+    other_sources = [m for m in ours if m.source_arn != desired.source_arn]
+    current = same_source[0] if same_source else None
+    if current is None and other_sources:
+        current, other_sources = other_sources[0], other_sources[1:]
+    if other_sources and not replace:
+        raise PlanBlockedError(
+            f"mapping {other_sources[0].uuid} feeds the function from "
+            f"{other_sources[0].source_arn}; removing it resets its checkpoints: "
+            "run again with --replace-mapping"
+        )
+    extras = [
+        Change("mapping", m.uuid, "delete", (f"duplicate mapping from {m.source_arn}",), m)
+        for m in same_source[1:]
+    ] + [
+        Change("mapping", m.uuid, "delete", (f"mapping from another source {m.source_arn}",), m)
+        for m in other_sources
+    ]
+    if current is None:
+        create_details = (
+            f"from {desired.source_arn}",
+            f"batch {desired.spec.batch_size}, start {desired.spec.starting_position}",
+            f"retries {desired.spec.max_retries}, max age {desired.spec.max_record_age} s, "
+            "bisect on error, ReportBatchItemFailures",
+        )
+        return [*extras, Change("mapping", desired.label, "create", create_details)]
+    reasons = replacement_reasons(desired, current)
+    if reasons:
+        if not replace:
+            raise PlanBlockedError(
+                f"mapping {current.uuid}: {'; '.join(reasons)} can only change by replacing "
+                "the mapping, which resets its checkpoints: run again with --replace-mapping"
+            )
+        return [
+            *extras,
+            Change("mapping", current.uuid, "replace", (*reasons, "checkpoints reset"), current),
+        ]
+    details = drift(desired, current)
+    return [
+        *extras,
+        Change("mapping", current.uuid, "update" if details else "none", tuple(details), current),
+    ]
+
+
+def _settled(ctx: Context, uuid: str, doing: str) -> dict[str, Any] | None:
+    return poll_until(
+        ctx,
+        lambda: _get(ctx, uuid),
+        lambda config: config is None or config.get("State") in SETTLED_STATES,
+        f"mapping {uuid} {doing}",
+    )
+
+
+def _in_use(err: Exception) -> bool:
+    return is_error(err, "ResourceInUseException")
+
+
+def _cannot_access_stream(err: Exception) -> bool:
+    return is_error(err, "InvalidParameterValueException", message_has=CANNOT_ACCESS_STREAM)
+
+
+def _update_params(desired: DesiredMapping) -> dict[str, Any]:
+    spec = desired.spec
+    return {
+        "Enabled": True,
+        "BatchSize": spec.batch_size,
+        "MaximumBatchingWindowInSeconds": spec.batch_window,
+        "ParallelizationFactor": spec.parallelization_factor,
+        "BisectBatchOnFunctionError": spec.bisect_on_error,
+        "MaximumRetryAttempts": spec.max_retries,
+        "MaximumRecordAgeInSeconds": spec.max_record_age,
+        "FunctionResponseTypes": list(_response_types(spec)),
+        "DestinationConfig": {
+            "OnFailure": {"Destination": desired.destination_arn} if desired.destination_arn else {}
+        },
+    }
+
+
+def apply(ctx: Context, desired: DesiredMapping, change: Change) -> dict[str, str]:
+    if change.action == "delete":
+        delete(ctx, change)
+        return {}
+    if change.action == "replace":
+        delete(ctx, change)
+    uuid = _create(ctx, desired) if change.action in ("create", "replace") else change.observed.uuid
+    if change.action == "update":
+        _update(ctx, desired, uuid)
+    return {"mapping_uuid": uuid}
+
+
+def _create(ctx: Context, desired: DesiredMapping) -> str:
+    client = ctx.clients.lambda_
+    spec = desired.spec
+    params: dict[str, Any] = {
+        "FunctionName": desired.function_name,
+        "EventSourceArn": desired.source_arn,
+        "StartingPosition": spec.starting_position,
+        "Tags": dict(ctx.config.tags),
+        **_update_params(desired),
+    }
+    if not desired.destination_arn:
+        params.pop("DestinationConfig")
+    if spec.starting_timestamp is not None:
+        params["StartingPositionTimestamp"] = spec.starting_timestamp
+    with translated(f"creating mapping {desired.label}"):
+        try:
+            created = retry_while(
+                ctx,
+                lambda: client.create_event_source_mapping(**params),
+                _cannot_access_stream,
+                "IAM to let the role read the stream",
+            )
+            uuid = created["UUID"]
+        except client.exceptions.ResourceConflictException as err:
+            # The listing missed a mapping that exists (an interrupted run, or eventual
+            # consistency): adopt it rather than create a second one.
+            match = EXISTING_UUID.search(error_message(err))
+            if not match:
+                raise
+            uuid = match.group(1)
+            ctx.reporter.info(f"mapping {uuid} already exists; adopting it")
+            _settled(ctx, uuid, "to settle")
+            _update(ctx, desired, uuid)
+            return uuid
+    ctx.reporter.info(f"created mapping {uuid}")
+    _settled(ctx, uuid, "to become Enabled")
+    return uuid
+
+
+def _update(ctx: Context, desired: DesiredMapping, uuid: str) -> None:
+    client = ctx.clients.lambda_
+    with translated(f"updating mapping {uuid}"):
+        retry_while(
+            ctx,
+            lambda: client.update_event_source_mapping(UUID=uuid, **_update_params(desired)),
+            lambda err: _in_use(err) or _cannot_access_stream(err),
+            f"mapping {uuid} to accept an update",
+            seconds=max(ctx.settle_seconds, ctx.propagation_seconds),
+        )
+    ctx.reporter.info(f"updated mapping {uuid}")
+    _settled(ctx, uuid, "to finish updating")
+
+
+def plan_delete(observed_all: list[ObservedMapping], stack: str, label: str) -> list[Change]:
+    if not observed_all:
+        return [Change("mapping", label, "none", ("does not exist",))]
+    return [
+        Change("mapping", m.uuid, "delete", (f"from {m.source_arn}",), m)
+        if owned(m.tags, stack)
+        else Change("mapping", m.uuid, "none", ("not tagged for this stack; left alone",))
+        for m in observed_all
+    ]
+
+
+def delete(ctx: Context, change: Change) -> None:
+    """Delete and wait until it is gone: a mapping still Deleting can keep invoking."""
+    client = ctx.clients.lambda_
+    uuid = change.observed.uuid
+    with translated(f"deleting mapping {uuid}"):
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            retry_while(
+                ctx,
+                lambda: client.delete_event_source_mapping(UUID=uuid),
+                _in_use,
+                f"mapping {uuid} to accept the delete",
+                seconds=ctx.settle_seconds,
+            )
+    poll_until(
+        ctx, lambda: _get(ctx, uuid), lambda config: config is None, f"mapping {uuid} to be deleted"
+    )
+    ctx.reporter.info(f"deleted mapping {uuid}")

@@ -1,0 +1,277 @@
+"""The function's IAM role: trusted by Lambda in this account, one least-privilege policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptoconsumer.aws import translated
+from cryptoconsumer.config import RoleSpec
+from cryptoconsumer.resources.base import Change, Context, owned, tag_dict, tag_list
+
+POLICY_NAME = "cryptoconsumer-least-privilege"
+STREAM_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+
+
+@dataclass(frozen=True)
+class ObservedRole:
+    name: str
+    arn: str
+    trust_policy: dict[str, Any]
+    inline_policies: dict[str, dict[str, Any]]
+    managed_policy_arns: tuple[str, ...]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The exact resources the function may touch, known before anything exists."""
+
+    stream_arn: str
+    table_arn: str
+    log_group_arn: str
+    queue_arn: str | None = None
+    kms_key_arn: str | None = None
+    consumer_arn: str | None = None
+
+
+def trust_policy(account: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def access_policy(grants: Grants) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadTheStream",
+            "Effect": "Allow",
+            "Action": list(STREAM_READ_ACTIONS),
+            "Resource": grants.stream_arn,
+        },
+        # ListStreams has no resource-level permission: AWS requires "*".
+        {"Sid": "ListStreams", "Effect": "Allow", "Action": "kinesis:ListStreams", "Resource": "*"},
+        {
+            "Sid": "WriteTheTable",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+            "Resource": grants.table_arn,
+        },
+        {
+            "Sid": "WriteTheLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{grants.log_group_arn}:*",
+        },
+    ]
+    if grants.consumer_arn:
+        statements.insert(
+            1,
+            {
+                "Sid": "ReadTheStreamConsumer",
+                "Effect": "Allow",
+                "Action": ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"],
+                "Resource": grants.consumer_arn,
+            },
+        )
+    if grants.kms_key_arn:
+        statements.insert(
+            1,
+            {
+                "Sid": "DecryptTheStream",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": grants.kms_key_arn,
+            },
+        )
+    if grants.queue_arn:
+        statements.append(
+            {
+                "Sid": "SendToTheDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": grants.queue_arn,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def normalised(document: dict[str, Any] | str) -> str:
+    """A policy as comparable text: IAM may return lists reordered or single items unwrapped."""
+    if isinstance(document, str):
+        document = json.loads(document)
+
+    def as_list(value: Any) -> list[Any]:
+        return sorted(value) if isinstance(value, list) else [value]
+
+    statements = []
+    for statement in document.get("Statement", []):
+        statement = dict(statement)
+        for key in ("Action", "Resource", "NotAction", "NotResource"):
+            if key in statement:
+                statement[key] = as_list(statement[key])
+        statement.pop("Sid", None)
+        statements.append(json.dumps(statement, sort_keys=True))
+    return json.dumps(sorted(statements))
+
+
+def read(ctx: Context, spec: RoleSpec) -> ObservedRole | None:
+    client = ctx.clients.iam
+    with translated(f"reading role {spec.name}"):
+        try:
+            role = client.get_role(RoleName=spec.name)["Role"]
+        except client.exceptions.NoSuchEntityException:
+            return None
+        names = [
+            name
+            for page in client.get_paginator("list_role_policies").paginate(RoleName=spec.name)
+            for name in page["PolicyNames"]
+        ]
+        inline = {
+            name: client.get_role_policy(RoleName=spec.name, PolicyName=name)["PolicyDocument"]
+            for name in names
+        }
+        attached = tuple(
+            sorted(
+                policy["PolicyArn"]
+                for page in client.get_paginator("list_attached_role_policies").paginate(
+                    RoleName=spec.name
+                )
+                for policy in page["AttachedPolicies"]
+            )
+        )
+    return ObservedRole(
+        name=spec.name,
+        arn=role["Arn"],
+        trust_policy=role.get("AssumeRolePolicyDocument", {}),
+        inline_policies=inline,
+        managed_policy_arns=attached,
+        tags=tag_dict(role.get("Tags")),
+    )
+
+
+def drift(ctx: Context, spec: RoleSpec, grants: Grants, observed: ObservedRole) -> list[str]:
+    details = []
+    if normalised(observed.trust_policy) != normalised(trust_policy(ctx.account)):
+        details.append("trust policy differs: reset to lambda.amazonaws.com in this account")
+    ours = observed.inline_policies.get(POLICY_NAME)
+    if ours is None:
+        details.append(f"inline policy {POLICY_NAME}: missing -> put")
+    elif normalised(ours) != normalised(access_policy(grants)):
+        details.append(f"inline policy {POLICY_NAME} differs from least privilege: rewrite")
+    details += [
+        f"extra inline policy {name}: delete"
+        for name in sorted(observed.inline_policies)
+        if name != POLICY_NAME
+    ]
+    desired = set(spec.managed_policy_arns)
+    details += [
+        f"managed policy {arn}: attach"
+        for arn in sorted(desired)
+        if arn not in observed.managed_policy_arns
+    ]
+    details += [
+        f"managed policy {arn}: detach"
+        for arn in observed.managed_policy_arns
+        if arn not in desired
+    ]
+    return details
+
+
+def plan(ctx: Context, spec: RoleSpec, grants: Grants, observed: ObservedRole | None) -> Change:
+    if observed is None:
+        details = [
+            "trusted by lambda.amazonaws.com in this account",
+            f"inline policy {POLICY_NAME}",
+        ]
+        details += [f"attach {arn}" for arn in spec.managed_policy_arns]
+        return Change("role", spec.name, "create", tuple(details))
+    details = drift(ctx, spec, grants, observed)
+    return Change("role", spec.name, "update" if details else "none", tuple(details), observed)
+
+
+def apply(ctx: Context, spec: RoleSpec, grants: Grants, change: Change) -> dict[str, str]:
+    client = ctx.clients.iam
+    observed: ObservedRole | None = change.observed
+    with translated(f"{'creating' if observed is None else 'updating'} role {spec.name}"):
+        if change.action == "create":
+            try:
+                arn = client.create_role(
+                    RoleName=spec.name,
+                    AssumeRolePolicyDocument=json.dumps(trust_policy(ctx.account)),
+                    Description=f"cryptoconsumer stack {ctx.config.stack}: {spec.name}",
+                    Tags=tag_list(ctx.config.tags),
+                )["Role"]["Arn"]
+            except client.exceptions.EntityAlreadyExistsException:
+                observed = read(ctx, spec)  # made by an interrupted earlier run
+                assert observed is not None
+                arn = observed.arn
+        else:
+            assert observed is not None
+            arn = observed.arn
+        if change.action in ("create", "update"):
+            _converge(ctx, spec, grants, observed)
+            ctx.reporter.info(f"{change.action}d role {spec.name}")
+    return {"role_arn": arn}
+
+
+def _converge(ctx: Context, spec: RoleSpec, grants: Grants, observed: ObservedRole | None) -> None:
+    client = ctx.clients.iam
+    inline = observed.inline_policies if observed else {}
+    attached = set(observed.managed_policy_arns) if observed else set()
+    desired_policy = access_policy(grants)
+    if observed and normalised(observed.trust_policy) != normalised(trust_policy(ctx.account)):
+        client.update_assume_role_policy(
+            RoleName=spec.name, PolicyDocument=json.dumps(trust_policy(ctx.account))
+        )
+    if POLICY_NAME not in inline or normalised(inline[POLICY_NAME]) != normalised(desired_policy):
+        client.put_role_policy(
+            RoleName=spec.name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(desired_policy)
+        )
+    for name in inline:
+        if name != POLICY_NAME:
+            client.delete_role_policy(RoleName=spec.name, PolicyName=name)
+    for arn in sorted(set(spec.managed_policy_arns) - attached):
+        client.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
+    for arn in sorted(attached - set(spec.managed_policy_arns)):
+        client.detach_role_policy(RoleName=spec.name, PolicyArn=arn)
+
+
+def plan_delete(observed: ObservedRole | None, spec: RoleSpec, stack: str) -> Change:
+    if observed is None:
+        return Change("role", spec.name, "none", ("does not exist",))
+    if not owned(observed.tags, stack):
+        return Change("role", spec.name, "none", ("not tagged for this stack; left alone",))
+    details = [f"delete inline policy {name}" for name in sorted(observed.inline_policies)]
+    details += [f"detach {arn}" for arn in observed.managed_policy_arns]
+    return Change("role", spec.name, "delete", tuple(details), observed)
+
+
+def delete(ctx: Context, change: Change) -> None:
+    client = ctx.clients.iam
+    observed: ObservedRole = change.observed
+    with translated(f"deleting role {change.name}"):
+        try:
+            for arn in observed.managed_policy_arns:
+                client.detach_role_policy(RoleName=change.name, PolicyArn=arn)
+            for name in observed.inline_policies:
+                client.delete_role_policy(RoleName=change.name, PolicyName=name)
+            client.delete_role(RoleName=change.name)
+        except client.exceptions.NoSuchEntityException:
+            pass
+    ctx.reporter.info(f"deleted role {change.name}")

@@ -1,0 +1,348 @@
+"""The stack as a whole: read everything at once, check ownership, plan, execute, report status.
+
+No state file: resources are found by name (the mapping by function + stream) and owned by tag,
+so anyone with credentials can run any command from any machine.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptoconsumer import package
+from cryptoconsumer.aws import Clients, error_code, translated
+from cryptoconsumer.config import StackConfig
+from cryptoconsumer.errors import AwsError, OwnershipError
+from cryptoconsumer.plan import Plan
+from cryptoconsumer.plan import execute as run_plan
+from cryptoconsumer.progress import NullReporter, Reporter
+from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
+from cryptoconsumer.resources.base import Change, Context, ResourceKind, owned
+
+READABLE_STREAM_STATES = ("ACTIVE", "UPDATING")
+AWS_MANAGED_KINESIS_KEY = "alias/aws/kinesis"
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    arn: str
+    status: str
+    kms_key_id: str | None
+
+
+@dataclass(frozen=True)
+class Observed:
+    stream: StreamInfo | None
+    table: table.ObservedTable | None
+    queue: queue.ObservedQueue | None
+    log_group: log_group.ObservedLogGroup | None
+    role: role.ObservedRole | None
+    function: function.ObservedFunction | None
+    mappings: tuple[mapping.ObservedMapping, ...]
+
+    def arns(self) -> list[str]:
+        found = [
+            self.table and self.table.arn,
+            self.queue and self.queue.arn,
+            self.log_group and self.log_group.arn,
+            self.role and self.role.arn,
+            self.function and self.function.arn,
+        ]
+        return [arn for arn in found if arn]
+
+
+def read_stream(clients: Clients, arn: str) -> StreamInfo:
+    """The stream must exist and be readable; checked before anything is changed."""
+    client = clients.kinesis
+    try:
+        summary = client.describe_stream_summary(StreamARN=arn)["StreamDescriptionSummary"]
+    except client.exceptions.ResourceNotFoundException:
+        raise AwsError(f"stream {arn} does not exist", "ResourceNotFoundException") from None
+    except Exception as err:
+        code = error_code(err)
+        if code in ("AccessDeniedException", "AccessDenied"):
+            raise AwsError(
+                f"stream {arn} is not readable with these credentials ({code})", code
+            ) from None
+        with translated(f"reading stream {arn}"):
+            raise
+    status = summary["StreamStatus"]
+    key = summary.get("KeyId") if summary.get("EncryptionType") == "KMS" else None
+    return StreamInfo(arn=arn, status=status, kms_key_id=key)
+
+
+def read(ctx: Context, *, with_stream: bool) -> Observed:
+    """Every read at once: boto3 clients are thread-safe, so this costs one round trip."""
+    config = ctx.config
+    readers: dict[str, Callable[[], Any]] = {
+        "table": lambda: table.read(ctx, config.table),
+        "log_group": lambda: log_group.read(ctx, config.log_group),
+        "role": lambda: role.read(ctx, config.role),
+        "function": lambda: function.read(ctx, config.function),
+        "mappings": lambda: tuple(mapping.read_all(ctx, config.function.name)),
+        "queue": (lambda: queue.read(ctx, config.queue)) if config.queue else (lambda: None),
+        "stream": (lambda: read_stream(ctx.clients, config.stream.arn))
+        if with_stream and config.stream
+        else (lambda: None),
+    }
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers)) as pool:
+        futures = {name: pool.submit(reader) for name, reader in readers.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    return Observed(**results)
+
+
+def resolve_account(ctx: Context, observed: Observed) -> None:
+    """The account and partition, from what exists; one STS call only when nothing does."""
+    arns = observed.arns()
+    if arns:
+        parts = arns[0].split(":")
+        ctx.partition, ctx.account = parts[1], parts[4]
+        return
+    ctx.account = ctx.clients.account_id()
+    if ctx.config.stream:
+        ctx.partition = ctx.config.stream.partition
+
+
+def _kms_key_arn(ctx: Context, stream: StreamInfo | None) -> str | None:
+    key = stream.kms_key_id if stream else None
+    if not key or key == AWS_MANAGED_KINESIS_KEY:
+        return None
+    if key.startswith("arn:") and ":key/" in key:
+        return key
+    with translated(f"resolving the stream's KMS key {key}"):
+        metadata = ctx.clients.kms.describe_key(KeyId=key)["KeyMetadata"]
+    return None if metadata.get("KeyManager") == "AWS" else str(metadata["Arn"])
+
+
+def check_ownership(config: StackConfig, observed: Observed) -> None:
+    """Refuse, before any change, to touch a same-named resource this stack did not make."""
+    found = [
+        ("table", observed.table),
+        ("queue", observed.queue),
+        ("log group", observed.log_group),
+        ("role", observed.role),
+        ("function", observed.function),
+    ]
+    for kind, resource in found:
+        if resource is not None and not owned(resource.tags, config.stack):
+            raise OwnershipError(
+                f"{kind} {resource.name} exists but is not tagged "
+                f"cryptoconsumer:stack={config.stack}: it belongs to someone else; "
+                "refusing to change it (choose another name or --stack)"
+            )
+    source = config.stream.arn if config.stream else None
+    for found_mapping in observed.mappings:
+        if found_mapping.source_arn == source and not owned(found_mapping.tags, config.stack):
+            raise OwnershipError(
+                f"mapping {found_mapping.uuid} from {source} to {config.function.name} exists "
+                f"but is not tagged cryptoconsumer:stack={config.stack}; refusing to change it"
+            )
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The per-resource desired values that depend on account, region and what exists."""
+
+    grants: role.Grants
+    role_arn: str
+    queue_url: str | None
+    queue_arn: str | None
+    package: package.Package
+
+
+def desired(ctx: Context, observed: Observed) -> Desired:
+    config = ctx.config
+    assert config.stream is not None
+    queue_arn = queue_url = None
+    if config.queue:
+        queue_arn = observed.queue.arn if observed.queue else ctx.arn("sqs", config.queue.name)
+        queue_url = (
+            observed.queue.url
+            if observed.queue
+            else _predicted_queue_url(config.queue.name, ctx.account, observed.function)
+        )
+    grants = role.Grants(
+        stream_arn=config.stream.arn,
+        table_arn=ctx.arn("dynamodb", f"table/{config.table.name}"),
+        log_group_arn=ctx.arn("logs", f"log-group:{config.log_group.name}"),
+        queue_arn=queue_arn,
+        kms_key_arn=_kms_key_arn(ctx, observed.stream),
+    )
+    role_arn = (
+        observed.role.arn
+        if observed.role
+        else ctx.arn("iam", f"role/{config.role.name}", region=False)
+    )
+    return Desired(grants, role_arn, queue_url, queue_arn, package.build())
+
+
+def _predicted_queue_url(
+    name: str, account: str, current: function.ObservedFunction | None
+) -> str | None:
+    """A queue's URL is only known once it exists; SQS keeps it stable across re-creation."""
+    known = current.environment.get("DEAD_LETTER_QUEUE_URL", "") if current else ""
+    return known if known.endswith(f"/{account}/{name}") else None
+
+
+def desired_function(
+    config: StackConfig, want: Desired, queue_url: str | None, role_arn: str
+) -> function.DesiredFunction:
+    return function.DesiredFunction(
+        spec=config.function,
+        role_arn=role_arn,
+        environment=function.environment(config.table.name, queue_url),
+        package=want.package,
+    )
+
+
+def desired_mapping(config: StackConfig, want: Desired) -> mapping.DesiredMapping:
+    assert config.stream is not None
+    return mapping.DesiredMapping(
+        spec=config.mapping,
+        function_name=config.function.name,
+        source_arn=config.stream.arn,
+        destination_arn=want.queue_arn,
+    )
+
+
+def _check_stream(observed: Observed) -> None:
+    stream = observed.stream
+    if stream is not None and stream.status not in READABLE_STREAM_STATES:
+        raise AwsError(f"stream {stream.arn} is {stream.status}, not ACTIVE", "StreamNotActive")
+
+
+@dataclass
+class Prepared:
+    """A plan with what executing it needs: the context and the desired values."""
+
+    plan: Plan
+    ctx: Context
+    want: Desired | None
+
+
+def plan_up(
+    config: StackConfig,
+    clients: Clients,
+    *,
+    replace_mapping: bool = False,
+    reporter: Reporter | None = None,
+    ctx: Context | None = None,
+) -> Prepared:
+    """Read everything, refuse what cannot be done, and return the changes `up` would make."""
+    from cryptoconsumer.errors import InputError
+
+    if config.stream is None:
+        raise InputError("--stream-arn is required (or set CRYPTOCONSUMER_STREAM_ARN)")
+    ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
+    observed = read(ctx, with_stream=True)
+    _check_stream(observed)
+    check_ownership(config, observed)
+    resolve_account(ctx, observed)
+    want = desired(ctx, observed)
+    changes: list[Change] = [table.plan(ctx, config.table, observed.table)]
+    if config.queue:
+        changes.append(queue.plan(ctx, config.queue, observed.queue))
+    changes.append(log_group.plan(ctx, config.log_group, observed.log_group))
+    changes.append(role.plan(ctx, config.role, want.grants, observed.role))
+    queue_url = want.queue_url
+    if config.queue and queue_url is None:
+        queue_url = f"(URL of queue {config.queue.name} once created)"
+    changes.append(
+        function.plan(
+            ctx, desired_function(config, want, queue_url, want.role_arn), observed.function
+        )
+    )
+    changes += mapping.plan(
+        ctx, desired_mapping(config, want), list(observed.mappings), replace_mapping
+    )
+    outputs = {
+        "stream_arn": config.stream.arn,
+        "table_arn": observed.table.arn if observed.table else None,
+        "queue_url": want.queue_url,
+        "role_arn": observed.role.arn if observed.role else None,
+        "function_arn": observed.function.arn if observed.function else None,
+        "mapping_uuid": next(
+            (
+                c.observed.uuid
+                for c in changes
+                if c.resource == "mapping" and c.action in ("none", "update")
+            ),
+            None,
+        ),
+    }
+    plan = Plan("up", config.stack, clients.region, tuple(changes), outputs)
+    return Prepared(plan, ctx, want)
+
+
+def plan_destroy(
+    config: StackConfig,
+    clients: Clients,
+    *,
+    delete_table: bool = False,
+    reporter: Reporter | None = None,
+    ctx: Context | None = None,
+) -> Prepared:
+    ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
+    observed = read(ctx, with_stream=False)
+    label = f"mappings of {config.function.name}"
+    changes: list[Change] = mapping.plan_delete(list(observed.mappings), config.stack, label)
+    changes.append(function.plan_delete(observed.function, config.function, config.stack))
+    changes.append(log_group.plan_delete(observed.log_group, config.log_group, config.stack))
+    changes.append(role.plan_delete(observed.role, config.role, config.stack))
+    if config.queue:
+        changes.append(queue.plan_delete(observed.queue, config.queue, config.stack))
+    changes.append(table.plan_delete(observed.table, config.table, delete_table, config.stack))
+    plan = Plan("destroy", config.stack, clients.region, tuple(changes), {})
+    return Prepared(plan, ctx, None)
+
+
+def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, str | None]:
+    """Apply a prepared plan; returns the stack's outputs."""
+    ctx = prepared.ctx
+    if reporter is not None:
+        ctx.reporter = reporter
+    if prepared.plan.kind == "destroy":
+        return run_plan(prepared.plan, ctx, DESTROY_STEPS)
+    want = prepared.want
+    assert want is not None
+    config = ctx.config
+
+    def function_step(ctx: Context, change: Change, outputs: dict[str, str]) -> dict[str, str]:
+        wanted = desired_function(
+            config, want, outputs.get("queue_url"), outputs.get("role_arn", want.role_arn)
+        )
+        return function.apply(ctx, wanted, change)
+
+    steps = {
+        "table": lambda ctx, change, _: table.apply(ctx, config.table, change),
+        "queue": lambda ctx, change, _: queue.apply(ctx, config.queue, change),
+        "log_group": lambda ctx, change, _: log_group.apply(ctx, config.log_group, change),
+        "role": lambda ctx, change, _: role.apply(ctx, config.role, want.grants, change),
+        "function": function_step,
+        "mapping": lambda ctx, change, _: mapping.apply(ctx, desired_mapping(config, want), change),
+    }
+    outputs = run_plan(prepared.plan, ctx, steps)
+    outputs.pop("queue_arn", None)
+    outputs.pop("log_group_arn", None)
+    return outputs
+
+
+def _delete_step(delete: Callable[[Context, Change], None]) -> Any:
+    def step(ctx: Context, change: Change, _: dict[str, str]) -> dict[str, str]:
+        if change.action == "delete":
+            delete(ctx, change)
+        return {}
+
+    return step
+
+
+DESTROY_STEPS: dict[ResourceKind, Any] = {
+    "mapping": _delete_step(mapping.delete),
+    "function": _delete_step(function.delete),
+    "log_group": _delete_step(log_group.delete),
+    "role": _delete_step(role.delete),
+    "queue": _delete_step(queue.delete),
+    "table": _delete_step(table.delete),
+}
