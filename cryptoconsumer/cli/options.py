@@ -1,0 +1,156 @@
+"""Options shared by several commands, declared once.
+
+Commands that take the whole desired stack (up, plan, status) get its ~25 options through
+`with_options`, which appends them to the command's signature: one declaration, no copies.
+"""
+
+import inspect
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _env(name: str) -> str:
+    return f"CRYPTOCONSUMER_{name}"
+
+
+StackOpt = Annotated[
+    str, typer.Option("--stack", envvar=_env("STACK"), help="Stack name; prefixes every name.")
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option("--region", envvar=_env("REGION"), help="AWS region (default: the stream's)."),
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", envvar=_env("PROFILE"), help="AWS profile.")
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        envvar=[_env("ENDPOINT_URL"), "AWS_ENDPOINT_URL"],
+        help="Send every call here (LocalStack, moto server, `cryptoconsumer local start`).",
+    ),
+]
+OutputOpt = Annotated[Output, typer.Option("--output", envvar=_env("OUTPUT"), help="text or json.")]
+StreamArnOpt = Annotated[
+    str | None,
+    typer.Option("--stream-arn", envvar=_env("STREAM_ARN"), help="The existing Kinesis stream."),
+]
+
+
+def _option(
+    name: str, annotation: Any, default: Any, flag: str, help_text: str
+) -> inspect.Parameter:
+    env = _env(name.upper())
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[annotation, typer.Option(flag, envvar=env, help=help_text)],
+    )
+
+
+COMMON = [
+    _option("stack", str, "crypto", "--stack", "Stack name; prefixes every default name."),
+    _option("region", Optional[str], None, "--region", "AWS region (default: the stream's)."),
+    _option("profile", Optional[str], None, "--profile", "AWS profile."),
+    inspect.Parameter(
+        "endpoint_url",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=EndpointOpt,
+    ),
+    inspect.Parameter(
+        "output", inspect.Parameter.KEYWORD_ONLY, default=Output.text, annotation=OutputOpt
+    ),
+]
+
+NAMES = [
+    _option("table_name", Optional[str], None, "--table-name", "Default: STACK_intraday."),
+    _option(
+        "function_name",
+        Optional[str],
+        None,
+        "--function-name",
+        "Default: STACK_data_consumer (log group /aws/lambda/FUNCTION).",
+    ),
+    _option("role_name", Optional[str], None, "--role-name", "Default: STACK_data_consumer-role."),
+    _option("queue_name", Optional[str], None, "--queue-name", "Default: STACK_data_consumer-dlq."),
+    _option("dlq", bool, True, "--dlq/--no-dlq", "Create the dead-letter queue."),
+]
+
+DESIRED = [
+    _option("stream_arn", Optional[str], None, "--stream-arn", "The existing Kinesis stream."),
+    _option(
+        "billing_mode", str, "PAY_PER_REQUEST", "--billing-mode", "PAY_PER_REQUEST or PROVISIONED."
+    ),
+    _option("read_capacity", Optional[int], None, "--read-capacity", "With PROVISIONED."),
+    _option("write_capacity", Optional[int], None, "--write-capacity", "With PROVISIONED."),
+    _option("log_retention_days", int, 30, "--log-retention-days", "Log retention in days."),
+    _option(
+        "managed_policy",
+        Optional[list[str]],
+        None,
+        "--managed-policy",
+        "Extra managed policy ARN to attach (repeatable).",
+    ),
+    _option("runtime", str, "python3.12", "--runtime", "Lambda runtime (python3.N)."),
+    _option("architecture", str, "arm64", "--architecture", "arm64 or x86_64."),
+    _option("timeout", int, 20, "--timeout", "Function timeout, seconds (1-900)."),
+    _option("memory", int, 256, "--memory", "Function memory, MB (128-10240)."),
+    _option("batch_size", int, 100, "--batch-size", "Records per invocation (1-10000)."),
+    _option(
+        "starting_position",
+        str,
+        "LATEST",
+        "--starting-position",
+        "LATEST, TRIM_HORIZON or AT_TIMESTAMP.",
+    ),
+    _option(
+        "starting_timestamp",
+        Optional[str],
+        None,
+        "--starting-timestamp",
+        "ISO 8601, with AT_TIMESTAMP.",
+    ),
+    _option("batch_window", int, 0, "--batch-window", "Batching window, seconds (0-300)."),
+    _option(
+        "parallelization_factor",
+        int,
+        1,
+        "--parallelization-factor",
+        "Concurrent batches per shard (1-10).",
+    ),
+    _option("max_retries", int, 3, "--max-retries", "Retries of a failing batch (-1 = forever)."),
+    _option(
+        "max_record_age",
+        int,
+        3600,
+        "--max-record-age",
+        "Skip records older than this, seconds (-1 = forever).",
+    ),
+]
+
+
+def with_options(*groups: list[inspect.Parameter]) -> Callable[[F], F]:
+    """Append shared option parameters to a command that takes them as **options."""
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*own, *(p for group in groups for p in group)]
+        )
+        return command
+
+    return decorate
