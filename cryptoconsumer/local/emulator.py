@@ -1,0 +1,144 @@
+"""The embedded AWS emulator: moto's server app on a loopback port, in this process.
+
+moto keeps its state in process-global backends, so one process runs one emulator; stopping it
+drops that state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cryptoconsumer.errors import CryptoConsumerError
+
+LOCAL_EXTRA_MISSING = (
+    "the local emulator needs the 'local' extra: pip install 'cryptoconsumer[local]'"
+)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+DEFAULT_REGION = "us-east-1"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class LocalExtraMissing(CryptoConsumerError):
+    """moto (the 'local' extra) is not installed; exit 1."""
+
+
+class EmulatorError(CryptoConsumerError):
+    """The emulator could not start, e.g. its port is taken; exit 1."""
+
+
+def is_loopback(endpoint_url: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    if not endpoint_url:
+        return False
+    return (urlsplit(endpoint_url).hostname or "") in {h.strip("[]") for h in LOOPBACK_HOSTS}
+
+
+def require_moto() -> None:
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        raise LocalExtraMissing(LOCAL_EXTRA_MISSING) from None
+
+
+def _disable_moto_kinesis_invocations() -> None:
+    # moto runs the mapped function in Docker on every PutRecord(s) of a mapped stream; without
+    # Docker each put logs an error, and our poller is the event source mapping anyway.
+    from moto.awslambda.models import LambdaBackend
+
+    def no_invocation(self: LambdaBackend, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    LambdaBackend.send_kinesis_message = no_invocation  # type: ignore[method-assign]
+
+
+@dataclass
+class Emulator:
+    """A running moto server; `endpoint_url` is what every client and command points at."""
+
+    host: str
+    port: int
+    _server: Any
+    _thread: threading.Thread
+
+    @property
+    def endpoint_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        moto_api_backend.reset()
+
+
+def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
+    """Serve moto on host:port (port 0 = a free port chosen by the OS) in a daemon thread.
+
+    ThreadedMotoServer binds inside its thread and waits forever when the port is taken, so the
+    socket is bound here, where a failure can be reported.
+    """
+    require_moto()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    _disable_moto_kinesis_invocations()
+    # werkzeug logs every request at INFO on stderr; the tool prints its own progress there.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = DomainDispatcherApplication(create_backend_app)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as err:
+        raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
+    return Emulator(host=host, port=int(server.server_port), _server=server, _thread=thread)
+
+
+def fake_session(region: str) -> Any:
+    """A boto3 session with fake credentials, for talking to the emulator only."""
+    import boto3
+
+    return boto3.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+
+
+def regions_with_functions() -> list[str]:
+    """Regions where the emulator holds Lambda state, read in-process (the API has no such list)."""
+    from moto.awslambda.models import lambda_backends
+
+    return sorted(
+        {
+            region
+            for account_backends in list(lambda_backends.values())
+            for region, backend in list(account_backends.items())
+            if backend._lambdas.all()
+        }
+    )
+
+
+def deployed_zip(function_arn: str) -> bytes | None:
+    """The zip a function was created or updated with, read from moto's backend.
+
+    GetFunction's Code.Location is a made-up S3 URL that moto does not serve.
+    """
+    from moto.awslambda.models import lambda_backends
+
+    _, _, _, region, account, _, name = function_arn.split(":")[:7]
+    backend = lambda_backends.get(account, {}).get(region)
+    if backend is None:
+        return None
+    try:
+        function = backend.get_function(name)
+    except Exception:  # moto raises its own UnknownFunctionException
+        return None
+    return bytes(function.code_bytes) or None

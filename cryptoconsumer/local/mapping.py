@@ -1,0 +1,64 @@
+"""An event source mapping's settings as the poller uses them, with Lambda's defaults applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+FOREVER = -1
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    uuid: str
+    function_arn: str
+    stream_arn: str
+    state: str
+    batch_size: int
+    starting_position: str
+    starting_timestamp: datetime | None
+    batching_window: float
+    bisect_on_error: bool
+    max_retries: int
+    max_record_age: int
+    report_item_failures: bool
+    on_failure_arn: str | None
+
+    @classmethod
+    def from_api(cls, mapping: dict[str, Any]) -> MappingConfig:
+        # An absent setting means Lambda's default: batch 100, no window, no bisect, and
+        # retries and record age of -1 (forever).
+        on_failure = (mapping.get("DestinationConfig") or {}).get("OnFailure") or {}
+        retries = mapping.get("MaximumRetryAttempts")
+        age = mapping.get("MaximumRecordAgeInSeconds")
+        return cls(
+            uuid=mapping["UUID"],
+            function_arn=mapping["FunctionArn"],
+            stream_arn=mapping["EventSourceArn"],
+            state=mapping.get("State", "Enabled"),
+            batch_size=int(mapping.get("BatchSize") or 100),
+            starting_position=mapping.get("StartingPosition") or "LATEST",
+            starting_timestamp=mapping.get("StartingPositionTimestamp"),
+            batching_window=float(mapping.get("MaximumBatchingWindowInSeconds") or 0),
+            bisect_on_error=bool(mapping.get("BisectBatchOnFunctionError")),
+            max_retries=FOREVER if retries is None else int(retries),
+            max_record_age=FOREVER if age is None else int(age),
+            report_item_failures="ReportBatchItemFailures"
+            in (mapping.get("FunctionResponseTypes") or []),
+            on_failure_arn=on_failure.get("Destination") or None,
+        )
+
+    @property
+    def is_kinesis(self) -> bool:
+        return self.stream_arn.split(":")[2:3] == ["kinesis"]
+
+    @property
+    def enabled(self) -> bool:
+        return self.state == "Enabled"
+
+    def retries_left(self, retries_done: int) -> bool:
+        return self.max_retries == FOREVER or retries_done < self.max_retries
+
+    def expired(self, arrival: float, now: float) -> bool:
+        return self.max_record_age != FOREVER and now - arrival > self.max_record_age

@@ -1,0 +1,303 @@
+"""The event source mapping poller: Lambda's Kinesis side, for the embedded emulator.
+
+Every second it lists the mappings (through the API, like any client) and keeps one
+`ShardConsumer` per enabled Kinesis mapping and shard; checkpoints survive a mapping being
+disabled and enabled again, and are dropped when it is deleted. Shards that appear later
+(resharding) are read from their start once their parents are read to the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from cryptoconsumer.aws import AwsTarget, Clients
+from cryptoconsumer.local.consumer import ShardConsumer
+from cryptoconsumer.local.mapping import MappingConfig
+from cryptoconsumer.local.runner import FunctionCode, Runner
+
+SCAN_SECONDS = 1.0
+# Stop waits this long for a shard reader that is in the middle of an invocation.
+STOP_SECONDS = 5.0
+
+
+@dataclass
+class PollerStats:
+    """Running totals, for `local start`'s summary and for tests."""
+
+    invocations: int = 0
+    failed_invocations: int = 0
+    delivered_records: int = 0
+    discarded_records: int = 0
+    on_failure_messages: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, count in counts.items():
+                setattr(self, name, getattr(self, name) + count)
+
+
+@dataclass
+class _MappingState:
+    config: MappingConfig
+    initial_shards: set[str] = field(default_factory=set)
+    finished_shards: set[str] = field(default_factory=set)
+    consumers: dict[str, ShardConsumer] = field(default_factory=dict)
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+class Poller:
+    """Reads every enabled Kinesis mapping's shards and invokes its function's code."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        regions: Callable[[], Iterable[str]],
+        read_zip: Callable[[str], bytes | None],
+        session_factory: Callable[[str], Any],
+        function_log: IO[str] | None = None,
+        log: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        scan_seconds: float = SCAN_SECONDS,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.runner = Runner(endpoint_url, function_log)
+        self.stats = PollerStats()
+        self._regions = regions
+        self._read_zip = read_zip
+        self._session_factory = session_factory
+        self._log = log
+        self._clock = clock
+        self._scan_seconds = scan_seconds
+        self._clients: dict[str, Clients] = {}
+        self._mappings: dict[str, _MappingState] = {}
+        self._checkpoints: dict[tuple[str, str], str] = {}
+        self._zips: dict[str, bytes] = {}
+        self._reported: dict[str, str] = {}
+        self._lock = threading.RLock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._scan_forever, daemon=True, name="poller")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.scan_once()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            consumers = [c for s in self._mappings.values() for c in s.consumers.values()]
+        for consumer in consumers:
+            consumer.stop()
+        self.runner.close()
+        for consumer in consumers:
+            consumer.thread.join(timeout=STOP_SECONDS)
+        if self._thread.is_alive():
+            self._thread.join(timeout=STOP_SECONDS)
+
+    def polling(self, uuid: str) -> bool:
+        """Whether the mapping has a reader on every shard it has seen so far."""
+        with self._lock:
+            state = self._mappings.get(uuid)
+            return bool(state and state.consumers) and all(
+                c.alive or c.finished for c in state.consumers.values()
+            )
+
+    def _scan_forever(self) -> None:
+        while not self._stopped.wait(self._scan_seconds):
+            self.scan_once()
+
+    # -- scanning --------------------------------------------------------------------------
+
+    def clients(self, region: str) -> Clients:
+        with self._lock:
+            if region not in self._clients:
+                target = AwsTarget(region=region, endpoint_url=self.endpoint_url)
+                self._clients[region] = Clients(target, session=self._session_factory(region))
+            return self._clients[region]
+
+    def scan_once(self) -> None:
+        seen: dict[str, MappingConfig] = {}
+        for region in self._regions():
+            try:
+                client = self.clients(region).lambda_
+                for page in client.get_paginator("list_event_source_mappings").paginate():
+                    for mapping in page["EventSourceMappings"]:
+                        config = MappingConfig.from_api(mapping)
+                        if config.is_kinesis:
+                            seen[config.uuid] = config
+            except Exception as err:
+                self.report(f"mappings/{region}", f"cannot list mappings in {region}: {err}")
+                return
+        with self._lock:
+            for uuid in list(self._mappings):
+                if uuid not in seen:
+                    self._forget(uuid)
+            for uuid, config in seen.items():
+                state = self._mappings.setdefault(uuid, _MappingState(config))
+                state.config = config
+                if not config.enabled:
+                    self._stop_consumers(state)
+        for uuid, config in seen.items():
+            if config.enabled and not self._stopped.is_set():
+                self._sync_shards(uuid, config)
+
+    def _forget(self, uuid: str) -> None:
+        state = self._mappings.pop(uuid)
+        self._stop_consumers(state)
+        for key in [key for key in self._checkpoints if key[0] == uuid]:
+            del self._checkpoints[key]
+
+    def _stop_consumers(self, state: _MappingState) -> None:
+        for consumer in state.consumers.values():
+            consumer.stop()
+        state.consumers.clear()
+        state.finished_shards.clear()
+
+    def _sync_shards(self, uuid: str, config: MappingConfig) -> None:
+        region = config.stream_arn.split(":")[3]
+        try:
+            paginator = self.clients(region).kinesis.get_paginator("list_shards")
+            shards = [
+                shard
+                for page in paginator.paginate(StreamARN=config.stream_arn)
+                for shard in page["Shards"]
+            ]
+        except Exception as err:
+            self.report(uuid, f"mapping {uuid}: cannot list shards of {config.stream_arn}: {err}")
+            return
+        self._reported.pop(uuid, None)
+        with self._lock:
+            state = self._mappings.get(uuid)
+            if state is None:
+                return
+            known = {shard["ShardId"] for shard in shards}
+            if not state.initial_shards:
+                state.initial_shards = set(known)
+            for shard in shards:
+                self._sync_shard(uuid, config, state, shard, known)
+
+    def _sync_shard(
+        self,
+        uuid: str,
+        config: MappingConfig,
+        state: _MappingState,
+        shard: dict[str, Any],
+        known: set[str],
+    ) -> None:
+        shard_id = shard["ShardId"]
+        closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
+        consumer = state.consumers.get(shard_id)
+        if consumer is not None:
+            consumer.closed_shard = closed
+            if consumer.alive:
+                return
+            del state.consumers[shard_id]
+            if consumer.finished:
+                state.finished_shards.add(shard_id)
+                return
+        if shard_id in state.finished_shards:
+            return
+        parents = {shard.get("ParentShardId"), shard.get("AdjacentParentShardId")} & known
+        if not parents <= state.finished_shards:
+            return
+        # Shards present when the mapping was first seen start where the mapping says; a
+        # child shard created later is read from its beginning, as Lambda does.
+        start = config.starting_position if shard_id in state.initial_shards else "TRIM_HORIZON"
+        consumer = ShardConsumer(self, uuid, shard_id, config.stream_arn, start)
+        consumer.closed_shard = closed
+        state.consumers[shard_id] = consumer
+        consumer.begin()
+
+    def report(self, key: str, line: str) -> None:
+        # A broken mapping is rescanned every second; say what is wrong once, not every time.
+        if self._reported.get(key) != line:
+            self._reported[key] = line
+            self.log(line)
+
+    # -- what a ShardConsumer asks for (ShardHost) --------------------------------------------
+
+    def mapping(self, uuid: str) -> MappingConfig | None:
+        with self._lock:
+            state = self._mappings.get(uuid)
+            return state.config if state else None
+
+    def kinesis(self, region: str) -> Any:
+        return self.clients(region).kinesis
+
+    def function(self, arn: str) -> tuple[FunctionCode, str] | None:
+        """The function's current configuration and code, and its role (the event's identity)."""
+        client = self.clients(arn.split(":")[3]).lambda_
+        try:
+            configuration = client.get_function(FunctionName=arn)["Configuration"]
+        except client.exceptions.ResourceNotFoundException:
+            return None
+        sha = configuration["CodeSha256"]
+        with self._lock:
+            zip_bytes = self._zips.get(sha)
+        if zip_bytes is None:
+            zip_bytes = self._read_zip(configuration["FunctionArn"])
+            if not zip_bytes or code_sha256(zip_bytes) != sha:
+                return None
+            with self._lock:
+                self._zips[sha] = zip_bytes
+        variables = (configuration.get("Environment") or {}).get("Variables") or {}
+        code = FunctionCode(
+            arn=configuration["FunctionArn"],
+            name=configuration["FunctionName"],
+            handler=configuration["Handler"],
+            timeout=int(configuration.get("Timeout") or 3),
+            memory=int(configuration.get("MemorySize") or 128),
+            code_sha256=sha,
+            environment=tuple(sorted(variables.items())),
+            zip_bytes=zip_bytes,
+        )
+        return code, str(configuration.get("Role", ""))
+
+    def checkpoint(self, uuid: str, shard_id: str) -> str | None:
+        with self._lock:
+            return self._checkpoints.get((uuid, shard_id))
+
+    def save_checkpoint(self, uuid: str, shard_id: str, sequence_number: str) -> None:
+        with self._lock:
+            if uuid in self._mappings:
+                self._checkpoints[(uuid, shard_id)] = sequence_number
+
+    def send_on_failure(self, destination_arn: str, message: dict[str, Any]) -> None:
+        _, _, service, region, account, resource = destination_arn.split(":", 5)
+        body = json.dumps(message)
+        clients = self.clients(region)
+        try:
+            if service == "sqs":
+                url = clients.sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)[
+                    "QueueUrl"
+                ]
+                clients.sqs.send_message(QueueUrl=url, MessageBody=body)
+            elif service == "sns":
+                clients.client("sns").publish(TopicArn=destination_arn, Message=body)
+            else:
+                self.log(f"on-failure destination {destination_arn}: only SQS and SNS are emulated")
+                return
+        except Exception as err:
+            self.log(f"cannot send to on-failure destination {destination_arn}: {err}")
+            return
+        self.stats.add(on_failure_messages=1)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def log(self, line: str) -> None:
+        if self._log is not None:
+            self._log(line)
