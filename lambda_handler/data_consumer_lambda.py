@@ -965,6 +965,12 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, 
         for letter in delivery.undelivered
         if letter.source.sequence_number is not None
     )
+    unreportable = [
+        letter.reason for letter in delivery.undelivered if letter.source.sequence_number is None
+    ]
+    if unreportable:
+        # Lambda never sends such a record; if it ever does, the log is all that is left.
+        _log_json(logging.ERROR, "record without a sequence number lost", reasons=unreportable)
     summary: dict[str, Any] = {
         "message": "batch processed",
         "records": plan.record_count,
