@@ -1,0 +1,239 @@
+"""`cryptoconsumer demo`: the whole pipeline on the embedded emulator, checked end to end.
+
+Create a 2-shard stream, `up` the stack, produce N good ticks and B malformed records, wait
+until the table holds N items and the dead-letter queue B messages, read the latest price per
+ticker, and `destroy` (unless kept).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cryptoconsumer.aws import Clients, translated
+from cryptoconsumer.config import StackConfig, StackOptions, build_config
+from cryptoconsumer.errors import InputError
+from cryptoconsumer.local.pipeline import LocalPipeline, create_stream
+from cryptoconsumer.produce import (
+    DEFAULT_TICKERS,
+    OutgoingRecord,
+    parse_tickers,
+    put_records,
+    start_of_this_second,
+    synthetic_ticks,
+    tick_json,
+    tick_record,
+)
+from cryptoconsumer.progress import Reporter
+
+DEMO_STACK = "demo"
+DEMO_REGION = "us-east-1"
+DEMO_STREAM = "demo-ticks"
+DEMO_SHARDS = 2
+DEFAULT_TIMEOUT_SECONDS = 120.0
+CHECK_SECONDS = 0.25
+
+# Each kind of malformed record the consumer must refuse, each for a different reason.
+MALFORMED_KINDS = ("not JSON", "missing rate", "negative rate", "bad timestamp", "bad code")
+
+# progress(table_items, dead_lettered): how far processing has got.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    records: int = 300
+    bad_records: int = 5
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    keep: bool = False
+
+    def validate(self) -> None:
+        if self.records < 1:
+            raise InputError("--records must be at least 1")
+        if self.bad_records < 0:
+            raise InputError("--bad-records must be 0 or more")
+        if self.timeout <= 0:
+            raise InputError("--timeout must be positive")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    produced: int
+    bad_produced: int
+    table_items: int
+    dead_lettered: int
+    seconds: float
+    latest: dict[str, dict[str, str]] = field(default_factory=dict)
+    stream_arn: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def correct(self) -> bool:
+        return self.table_items == self.produced and self.dead_lettered == self.bad_produced
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "produced": self.produced,
+            "bad_produced": self.bad_produced,
+            "table_items": self.table_items,
+            "dead_lettered": self.dead_lettered,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def malformed_record(index: int) -> OutgoingRecord:
+    """The index-th bad record, cycling through MALFORMED_KINDS; each one distinct."""
+    kind = MALFORMED_KINDS[index % len(MALFORMED_KINDS)]
+    tick: dict[str, Any] = {
+        "from_currency_code": "BAD",
+        "to_currency_code": "USD",
+        "exchange_rate": Decimal("1.00000000"),
+        "last_refreshed": f"2000-01-01 00:00:{index % 60:02d}",
+        "time_zone": "UTC",
+    }
+    if kind == "not JSON":
+        return OutgoingRecord(f"not json #{index} {{".encode(), f"bad-{index}")
+    if kind == "missing rate":
+        del tick["exchange_rate"]
+    elif kind == "negative rate":
+        tick["exchange_rate"] = Decimal(f"-{index + 1}.5")
+    elif kind == "bad timestamp":
+        tick["last_refreshed"] = f"yesterday #{index}"
+    else:
+        tick["from_currency_code"] = f"B@D-{index}"
+    return OutgoingRecord(tick_json(tick), f"bad-{index}")
+
+
+def demo_records(
+    good: int, bad: int, rng: random.Random
+) -> tuple[list[OutgoingRecord], tuple[str, ...]]:
+    """Good ticks with bad records spread evenly among them, and the tickers used."""
+    pairs = parse_tickers(",".join(DEFAULT_TICKERS))
+    ticks = [tick_record(t) for t in synthetic_ticks(pairs, good, start_of_this_second(), rng)]
+    records: list[OutgoingRecord] = []
+    bad_sent = 0
+    for good_sent, tick in enumerate(ticks, start=1):
+        records.append(tick)
+        while bad_sent < bad and (bad_sent + 1) * good <= good_sent * (bad + 1):
+            records.append(malformed_record(bad_sent))
+            bad_sent += 1
+    return records, tuple(base + quote for base, quote in pairs)
+
+
+def count_table_items(clients: Clients, table_name: str) -> int:
+    paginator = clients.dynamodb.get_paginator("scan")
+    pages = paginator.paginate(TableName=table_name, Select="COUNT")
+    return sum(page["Count"] for page in pages)
+
+
+def count_queue_messages(clients: Clients, queue_url: str) -> int:
+    attributes = clients.sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def wait_until_processed(
+    clients: Clients,
+    table_name: str,
+    queue_url: str,
+    expected: tuple[int, int],
+    timeout: float,
+    progress: ProgressCallback,
+) -> tuple[int, int]:
+    """Poll the table count and the queue depth until every record is accounted for."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        items = count_table_items(clients, table_name)
+        letters = count_queue_messages(clients, queue_url)
+        progress(items, letters)
+        if items + letters >= sum(expected) or time.monotonic() >= deadline:
+            return items, letters
+        pause.wait(CHECK_SECONDS)
+
+
+def latest_prices(
+    clients: Clients, table_name: str, tickers: tuple[str, ...]
+) -> dict[str, dict[str, str]]:
+    latest = {}
+    for ticker in tickers:
+        items = clients.dynamodb.query(
+            TableName=table_name,
+            KeyConditionExpression="ticker = :ticker",
+            ExpressionAttributeValues={":ticker": {"S": ticker}},
+            ScanIndexForward=False,
+            Limit=1,
+        )["Items"]
+        if items:
+            latest[ticker] = {
+                "last_refreshed": items[0]["last_refreshed"]["S"],
+                "exchange_rate": items[0]["exchange_rate"]["N"],
+            }
+    return latest
+
+
+def demo_config(stream_arn: str) -> StackConfig:
+    return build_config(
+        StackOptions(
+            stack=DEMO_STACK,
+            stream_arn=stream_arn,
+            region=DEMO_REGION,
+            starting_position="TRIM_HORIZON",
+        )
+    )
+
+
+def run_demo(
+    pipeline: LocalPipeline,
+    options: DemoOptions,
+    reporter: Reporter,
+    progress: ProgressCallback,
+    rng: random.Random | None = None,
+) -> DemoResult:
+    from cryptoconsumer import stack
+
+    options.validate()
+    started = time.monotonic()
+    clients = pipeline.clients(DEMO_REGION)
+    with reporter.waiting(f"creating stream {DEMO_STREAM} ({DEMO_SHARDS} shards)"):
+        stream_arn = create_stream(clients, DEMO_STREAM, DEMO_SHARDS)
+    config = demo_config(stream_arn)
+    outputs = stack.execute(stack.plan_up(config, clients, reporter=reporter), reporter)
+    table_name = config.table.name
+    queue_url = str(outputs["queue_url"])
+
+    records, tickers = demo_records(options.records, options.bad_records, rng or random.Random())
+    with reporter.waiting(f"producing {len(records)} records"):
+        produced = put_records(clients, stream_arn, records)
+    if produced.failed:
+        reporter.info(f"{produced.failed} records could not be put on the stream")
+    with translated("counting what was processed"):
+        items, letters = wait_until_processed(
+            clients,
+            table_name,
+            queue_url,
+            (options.records, options.bad_records),
+            options.timeout,
+            progress,
+        )
+    with translated("reading the latest prices"):
+        latest = latest_prices(clients, table_name, tickers)
+    if not options.keep:
+        destroy = stack.plan_destroy(config, clients, delete_table=True, reporter=reporter)
+        stack.execute(destroy, reporter)
+    return DemoResult(
+        produced=options.records,
+        bad_produced=options.bad_records,
+        table_items=items,
+        dead_lettered=letters,
+        seconds=time.monotonic() - started,
+        latest=latest,
+        stream_arn=stream_arn,
+        outputs=dict(outputs),
+    )
