@@ -29,7 +29,9 @@ def print_json(document: Any) -> None:
 
 
 def abort(message: str, code: int) -> typer.Exit:
-    err.print(f"error: {message}", style="red", overflow="fold")
+    # One line whatever the width: scripts and CI logs read it; rich would wrap it at 80.
+    one_line = " ".join(message.split())
+    err.print(f"error: {one_line}", style="red", soft_wrap=True)
     return typer.Exit(code)
 
 
