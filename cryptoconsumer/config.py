@@ -195,6 +195,14 @@ def build_config(options: StackOptions) -> StackConfig:
     o = options
     _check_name("stack", o.stack, STACK_NAME, "1-32 of A-Z a-z 0-9 _ -")
     names = default_names(o.stack)
+    # An empty name is invalid, not a request for the default (`--table-name "$UNSET"`).
+    given = {
+        "table": o.table_name,
+        "function": o.function_name,
+        "role": o.role_name,
+        "queue": o.queue_name,
+    }
+    names.update({kind: name for kind, name in given.items() if name is not None})
     table_name = _check_name("table", o.table_name or names["table"], TABLE_NAME,
                              "3-255 of A-Z a-z 0-9 _ . -")
     function_name = _check_name("function", o.function_name or names["function"],
