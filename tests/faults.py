@@ -1,0 +1,343 @@
+"""Fault injection: make moto behave like real AWS where it does not (shared/AWS-BEHAVIOUR.md).
+
+`AwsLike(session)` registers botocore event hooks on a boto3 Session; every client made from
+that session then sees eventual consistency and state machines:
+
+- IAM propagation: CreateFunction / CreateEventSourceMapping refused for a while after the
+  role or its policy changed (InvalidParameterValueException, AWS's exact messages).
+- Lambda: State Pending after CreateFunction, LastUpdateStatus InProgress after an update;
+  updates meanwhile answer ResourceConflictException (409).
+- DynamoDB: TableStatus CREATING after CreateTable (UpdateTable/DeleteTable ->
+  ResourceInUseException, UpdateContinuousBackups -> ContinuousBackupsUnavailableException),
+  DELETING after DeleteTable (CreateTable of the name -> ResourceInUseException).
+- Event source mappings: Creating/Updating/Deleting; Update/Delete meanwhile ->
+  ResourceInUseException; a second Create for the same function + source ->
+  ResourceConflictException naming the existing UUID.
+- SQS: CreateQueue within the reuse window after DeleteQueue -> QueueDeletedRecently.
+- Throttling: the first N sends of an operation answer a throttling error at the HTTP layer,
+  so botocore's own retry handler must absorb them.
+
+Durations are seconds of wall time, short by default so tests stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+
+class _Http:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+
+
+def error(code: str, message: str, status: int = 400) -> tuple[_Http, dict[str, Any]]:
+    return _Http(status), {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+
+
+@dataclass
+class Timings:
+    iam_propagation: float = 0.4
+    function_pending: float = 0.3
+    function_updating: float = 0.3
+    table_creating: float = 0.3
+    table_deleting: float = 0.3
+    mapping_transition: float = 0.3
+    queue_name_reuse: float = 0.5
+
+
+@dataclass
+class AwsLike:
+    """Hooks that reproduce real AWS behaviour on every client of one session."""
+
+    session: Any
+    timings: Timings = field(default_factory=Timings)
+    throttle: dict[str, int] = field(default_factory=dict)  # "service.Operation" -> first N sends
+    calls: Counter[str] = field(default_factory=Counter)
+    refusals: Counter[str] = field(default_factory=Counter)
+    sends: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        # Re-entrant: the duplicate-mapping check calls AWS from inside a hook.
+        self._lock = threading.RLock()
+        self._queue_name_of_last_delete = ""
+        self._role_changed_at = 0.0
+        self._function_pending_until: dict[str, float] = {}
+        self._function_updating_until: dict[str, float] = {}
+        self._table_creating_until: dict[str, float] = {}
+        self._table_deleting_until: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._mapping_state: dict[str, tuple[str, float, dict[str, Any]]] = {}
+        self._queue_deleted_at: dict[str, float] = {}
+        events = self.session.events
+        events.register("before-parameter-build", self._keep_params)
+        events.register("before-call", self._before_call)
+        events.register("after-call", self._after_call)
+        # First, so that moto's own in-process stub does not answer before it.
+        events.register_first("before-send", self._before_send)
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _op(model: Any) -> tuple[str, str]:
+        return model.service_model.service_name, model.name
+
+    def _refuse(self, key: str, code: str, message: str, status: int = 400) -> Any:
+        self.refusals[f"{key}:{code}"] += 1
+        return error(code, message, status)
+
+    def mutating_calls(self) -> list[str]:
+        prefixes = (
+            "Create",
+            "Update",
+            "Put",
+            "Delete",
+            "Attach",
+            "Detach",
+            "Tag",
+            "Untag",
+            "Register",
+            "Deregister",
+            "Set",
+            "Send",
+            "Remove",
+            "Add",
+        )
+        return sorted(op for op in self.calls if op.split(".")[1].startswith(prefixes))
+
+    # -- throttling at the HTTP layer, inside botocore's retry loop ---------------------------
+    def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        operation = target.rsplit(".", 1)[-1]
+        for wanted, count in self.throttle.items():
+            if operation != wanted.split(".")[1]:
+                continue
+            with self._lock:
+                self.sends[wanted] += 1
+                if self.sends[wanted] > count:
+                    return None
+                self.refusals[f"{wanted}:ThrottlingException"] += 1
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+            return AWSResponse(
+                request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body.encode())
+            )
+        return None
+
+    # -- refusals and fabricated transitional states ------------------------------------------
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # before-call sees the serialised request; keep the API parameters for it.
+        context["api_params"] = dict(params)
+
+    def _before_call(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        params = context.get("api_params", {})
+        service, operation = self._op(model)
+        key = f"{service}.{operation}"
+        now = time.monotonic()
+        with self._lock:
+            self.calls[key] += 1
+            role_fresh = now - self._role_changed_at < self.timings.iam_propagation
+            if key == "lambda.CreateFunction" and role_fresh:
+                return self._refuse(
+                    key,
+                    "InvalidParameterValueException",
+                    "The role defined for the function cannot be assumed by Lambda.",
+                )
+            if key == "lambda.CreateEventSourceMapping":
+                if role_fresh:
+                    return self._refuse(
+                        key,
+                        "InvalidParameterValueException",
+                        f"Cannot access stream {params.get('EventSourceArn')}. Please ensure "
+                        "the role can perform the GetRecords, GetShardIterator, DescribeStream, "
+                        "and ListShards Actions on your stream in IAM.",
+                    )
+                existing = self._existing_mapping(params)
+                if existing:
+                    return self._refuse(
+                        key,
+                        "ResourceConflictException",
+                        f'An event source mapping with Kinesis arn " '
+                        f'{params["EventSourceArn"]} " and function " {params["FunctionName"]} '
+                        f'" already exists. Please update or delete the existing mapping with '
+                        f"UUID {existing}",
+                        409,
+                    )
+            if key in ("lambda.UpdateFunctionCode", "lambda.UpdateFunctionConfiguration"):
+                name = params["FunctionName"]
+                if now < max(
+                    self._function_pending_until.get(name, 0),
+                    self._function_updating_until.get(name, 0),
+                ):
+                    return self._refuse(
+                        key,
+                        "ResourceConflictException",
+                        "The operation cannot be performed at this time. An update is in "
+                        f"progress for resource: {name}",
+                        409,
+                    )
+            if key in ("lambda.UpdateEventSourceMapping", "lambda.DeleteEventSourceMapping"):
+                state = self._mapping_state.get(params["UUID"])
+                if state and state[0] in ("Creating", "Updating") and now < state[1]:
+                    return self._refuse(
+                        key,
+                        "ResourceInUseException",
+                        "Cannot update the event source mapping because it is in use.",
+                    )
+            if key == "lambda.GetEventSourceMapping":
+                state = self._mapping_state.get(params["UUID"])
+                if state and state[0] == "Deleting" and now < state[1]:
+                    return _Http(200), {**state[2], "State": "Deleting"}
+            if key == "dynamodb.CreateTable":
+                deleting = self._table_deleting_until.get(params["TableName"])
+                if deleting and now < deleting[0]:
+                    return self._refuse(
+                        key,
+                        "ResourceInUseException",
+                        f"Table already exists: {params['TableName']}",
+                    )
+            if key in ("dynamodb.UpdateTable", "dynamodb.DeleteTable"):
+                if now < self._table_creating_until.get(params["TableName"], 0):
+                    return self._refuse(
+                        key,
+                        "ResourceInUseException",
+                        f"Attempt to change a resource which is still in use: "
+                        f"Table is being created: {params['TableName']}",
+                    )
+            if key == "dynamodb.UpdateContinuousBackups":
+                if now < self._table_creating_until.get(params["TableName"], 0):
+                    return self._refuse(
+                        key,
+                        "ContinuousBackupsUnavailableException",
+                        "Backups are being enabled for the table",
+                    )
+            if key == "dynamodb.DescribeTable":
+                deleting = self._table_deleting_until.get(params["TableName"])
+                if deleting and now < deleting[0]:
+                    return _Http(200), {"Table": {**deleting[1], "TableStatus": "DELETING"}}
+            if key == "sqs.CreateQueue":
+                deleted = self._queue_deleted_at.get(params["QueueName"])
+                if deleted is not None and now - deleted < self.timings.queue_name_reuse:
+                    return self._refuse(
+                        key,
+                        "AWS.SimpleQueueService.QueueDeletedRecently",
+                        "You must wait 60 seconds after deleting a queue before you can create "
+                        "another with the same name.",
+                    )
+        return None
+
+    def _existing_mapping(self, params: dict[str, Any]) -> str | None:
+        client = self.session.client(
+            "lambda",
+            region_name=self.session.region_name or "us-east-1",
+            endpoint_url=getattr(self, "endpoint_url", None),
+        )
+        found = client.list_event_source_mappings(
+            FunctionName=params["FunctionName"], EventSourceArn=params["EventSourceArn"]
+        )["EventSourceMappings"]
+        return found[0]["UUID"] if found else None
+
+    def _after_call(self, model: Any, parsed: dict[str, Any], http_response: Any, **_: Any) -> None:
+        service, operation = self._op(model)
+        key = f"{service}.{operation}"
+        if http_response is not None and getattr(http_response, "status_code", 200) >= 300:
+            return
+        now = time.monotonic()
+        t = self.timings
+        with self._lock:
+            if key in (
+                "iam.CreateRole",
+                "iam.PutRolePolicy",
+                "iam.UpdateAssumeRolePolicy",
+                "iam.AttachRolePolicy",
+            ):
+                self._role_changed_at = now
+            elif key == "lambda.CreateFunction":
+                self._function_pending_until[parsed["FunctionName"]] = now + t.function_pending
+                parsed["State"] = "Pending"
+            elif key in ("lambda.UpdateFunctionCode", "lambda.UpdateFunctionConfiguration"):
+                self._function_updating_until[parsed["FunctionName"]] = now + t.function_updating
+                parsed["LastUpdateStatus"] = "InProgress"
+            elif key in ("lambda.GetFunction", "lambda.GetFunctionConfiguration"):
+                config = parsed.get("Configuration", parsed)
+                name = config.get("FunctionName", "")
+                if now < self._function_pending_until.get(name, 0):
+                    config["State"] = "Pending"
+                if now < self._function_updating_until.get(name, 0):
+                    config["LastUpdateStatus"] = "InProgress"
+            elif key == "dynamodb.CreateTable":
+                table = parsed["TableDescription"]
+                self._table_creating_until[table["TableName"]] = now + t.table_creating
+                table["TableStatus"] = "CREATING"
+            elif key == "dynamodb.DescribeTable":
+                table = parsed.get("Table", {})
+                if now < self._table_creating_until.get(table.get("TableName", ""), 0):
+                    table["TableStatus"] = "CREATING"
+            elif key == "dynamodb.DeleteTable":
+                table = parsed["TableDescription"]
+                self._table_deleting_until[table["TableName"]] = (
+                    now + t.table_deleting,
+                    dict(table),
+                )
+                table["TableStatus"] = "DELETING"
+            elif key == "lambda.CreateEventSourceMapping":
+                self._mapping_state[parsed["UUID"]] = (
+                    "Creating",
+                    now + t.mapping_transition,
+                    dict(parsed),
+                )
+                parsed["State"] = "Creating"
+            elif key == "lambda.UpdateEventSourceMapping":
+                self._mapping_state[parsed["UUID"]] = (
+                    "Updating",
+                    now + t.mapping_transition,
+                    dict(parsed),
+                )
+                parsed["State"] = "Updating"
+            elif key == "lambda.DeleteEventSourceMapping":
+                self._mapping_state[parsed["UUID"]] = (
+                    "Deleting",
+                    now + t.mapping_transition,
+                    dict(parsed),
+                )
+                parsed["State"] = "Deleting"
+            elif key in ("lambda.GetEventSourceMapping", "lambda.ListEventSourceMappings"):
+                configs = parsed.get("EventSourceMappings") or [parsed]
+                for config in configs:
+                    state = self._mapping_state.get(config.get("UUID", ""))
+                    if state and now < state[1] and state[0] != "Deleting":
+                        config["State"] = state[0]
+            elif key == "sqs.DeleteQueue":
+                self._queue_deleted_at[self._queue_name_of_last_delete] = now
+
+    def note_queue_delete(self, params: dict[str, Any], **_: Any) -> None:  # parameter build
+        self._queue_name_of_last_delete = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+
+
+class _Raw:
+    """The minimal raw-body object AWSResponse needs."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+    def read(self, *_: Any) -> bytes:
+        return self._body
+
+
+def aws_like(session: Any, **kwargs: Any) -> AwsLike:
+    """Attach the hooks; SQS DeleteQueue needs the queue name, which only the request holds."""
+    faults = AwsLike(session, **kwargs)
+    session.events.register("before-parameter-build.sqs.DeleteQueue", faults.note_queue_delete)
+    return faults

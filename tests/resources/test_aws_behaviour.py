@@ -1,0 +1,248 @@
+"""Each real-AWS behaviour of shared/AWS-BEHAVIOUR.md, reproduced by tests/faults.py, survived.
+
+The stack is driven through `stack.plan_up` / `stack.execute` exactly as the CLI does, on
+clients built from a session whose hooks make moto eventually consistent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from cryptoconsumer import package, stack
+from cryptoconsumer.aws import AwsTarget, Clients
+from cryptoconsumer.config import StackConfig, StackOptions, build_config
+from cryptoconsumer.progress import RecordingReporter
+from cryptoconsumer.resources.base import Context
+from tests.faults import AwsLike, Timings, aws_like
+
+REGION = "us-east-1"
+
+
+@dataclass
+class World:
+    session: Any
+    faults: AwsLike
+    clients: Clients
+    stream_arn: str
+    reporter: RecordingReporter
+
+    def config(self, **options: Any) -> StackConfig:
+        return build_config(StackOptions(stream_arn=self.stream_arn, region=REGION, **options))
+
+    def context(self, config: StackConfig) -> Context:
+        return Context(
+            clients=self.clients,
+            config=config,
+            reporter=self.reporter,
+            poll_delay=0.02,
+            propagation_seconds=10,
+            settle_seconds=10,
+        )
+
+    def up(self, replace_mapping: bool = False, **options: Any) -> dict[str, Any]:
+        config = self.config(**options)
+        prepared = stack.plan_up(
+            config, self.clients, replace_mapping=replace_mapping, ctx=self.context(config)
+        )
+        return stack.execute(prepared)
+
+    def destroy(self, delete_table: bool = False) -> None:
+        config = self.config()
+        prepared = stack.plan_destroy(
+            config, self.clients, delete_table=delete_table, ctx=self.context(config)
+        )
+        stack.execute(prepared)
+
+    def plain(self, service: str) -> Any:
+        """A client without the hooks, to look at the result as it is."""
+        return boto3.client(service, region_name=REGION)
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        kinesis.create_stream(StreamName="ticks", ShardCount=1)
+        arn = kinesis.describe_stream_summary(StreamName="ticks")["StreamDescriptionSummary"][
+            "StreamARN"
+        ]
+        session = boto3.Session(region_name=REGION)
+        faults = aws_like(session, timings=Timings())
+        clients = Clients(AwsTarget(region=REGION), session=session)
+        yield World(session, faults, clients, arn, RecordingReporter())
+
+
+def mappings(world: World) -> list[dict[str, Any]]:
+    return world.plain("lambda").list_event_source_mappings(FunctionName="crypto_data_consumer")[
+        "EventSourceMappings"
+    ]
+
+
+def test_create_function_retries_until_iam_lets_lambda_assume_the_role(world: World) -> None:
+    outputs = world.up()
+
+    assert world.faults.refusals["lambda.CreateFunction:InvalidParameterValueException"] >= 1
+    assert any("IAM to let Lambda assume role" in m for m in world.reporter.messages)
+    config = world.plain("lambda").get_function(FunctionName="crypto_data_consumer")
+    assert config["Configuration"]["FunctionArn"] == outputs["function_arn"]
+
+
+def test_create_mapping_retries_while_the_role_cannot_read_the_stream(world: World) -> None:
+    world.up()
+    world.plain("lambda").delete_event_source_mapping(UUID=mappings(world)[0]["UUID"])
+    world.faults._role_changed_at = time.monotonic()  # the policy just changed
+
+    outputs = world.up()
+
+    refused = "lambda.CreateEventSourceMapping:InvalidParameterValueException"
+    assert world.faults.refusals[refused] >= 1
+    assert [m["UUID"] for m in mappings(world)] == [outputs["mapping_uuid"]]
+
+
+def test_function_updates_wait_for_pending_and_in_progress(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.up()
+    world.faults.refusals.clear()
+    changed = tmp_path / "handler"
+    shutil.copytree(package.handler_dir(), changed)
+    with (changed / "data_consumer_lambda.py").open("a") as source:
+        source.write("\n# a new release\n")
+    original_build = package.build
+    monkeypatch.setattr(package, "build", lambda: original_build(changed))
+
+    world.up(memory=512, timeout=30)
+
+    # Code then configuration: the second waits for the first (function_updated_v2), so
+    # Lambda never has to refuse it.
+    assert world.faults.calls["lambda.UpdateFunctionCode"] == 1
+    assert world.faults.calls["lambda.UpdateFunctionConfiguration"] == 1
+    assert (
+        world.faults.refusals["lambda.UpdateFunctionConfiguration:ResourceConflictException"] == 0
+    )
+    config = world.plain("lambda").get_function_configuration(FunctionName="crypto_data_consumer")
+    assert (config["MemorySize"], config["Timeout"]) == (512, 30)
+    assert config["CodeSha256"] == original_build(changed).code_sha256
+
+
+def test_update_retries_when_another_update_is_in_progress(world: World) -> None:
+    world.up()
+    # Someone else's update is still running when ours arrives.
+    world.faults._function_updating_until["crypto_data_consumer"] = time.monotonic() + 0.3
+
+    world.up(memory=1024)
+
+    assert (
+        world.faults.refusals["lambda.UpdateFunctionConfiguration:ResourceConflictException"] >= 1
+    )
+    config = world.plain("lambda").get_function_configuration(FunctionName="crypto_data_consumer")
+    assert config["MemorySize"] == 1024
+
+
+def test_table_is_configured_only_once_active(world: World) -> None:
+    world.up()
+
+    assert world.faults.calls["dynamodb.UpdateContinuousBackups"] == 1
+    assert (
+        world.faults.refusals[
+            "dynamodb.UpdateContinuousBackups:ContinuousBackupsUnavailableException"
+        ]
+        == 0
+    )
+    backups = world.plain("dynamodb").describe_continuous_backups(TableName="crypto_intraday")
+    pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_up_right_after_destroy_waits_for_the_table_and_the_queue_name(world: World) -> None:
+    world.up()
+    world.destroy(delete_table=True)
+
+    world.up()  # table still DELETING, queue name not yet reusable
+
+    assert world.faults.refusals["sqs.CreateQueue:AWS.SimpleQueueService.QueueDeletedRecently"] >= 1
+    assert any("60 s after a delete" in m for m in world.reporter.messages)
+    assert any("to finish deleting" in m for m in world.reporter.messages)
+    assert (
+        world.plain("dynamodb").describe_table(TableName="crypto_intraday")["Table"]["TableStatus"]
+        == "ACTIVE"
+    )
+    assert world.plain("sqs").get_queue_url(QueueName="crypto_data_consumer-dlq")["QueueUrl"]
+
+
+def test_mapping_update_retries_while_it_is_in_use(world: World) -> None:
+    outputs = world.up()
+    uuid = outputs["mapping_uuid"]
+    state = world.faults._mapping_state[uuid]
+    world.faults._mapping_state[uuid] = ("Updating", time.monotonic() + 0.3, state[2])
+
+    world.up(batch_size=250)
+
+    assert world.faults.refusals["lambda.UpdateEventSourceMapping:ResourceInUseException"] >= 1
+    assert world.plain("lambda").get_event_source_mapping(UUID=uuid)["BatchSize"] == 250
+
+
+def test_up_waits_until_a_new_mapping_is_enabled(world: World) -> None:
+    world.up()
+
+    waits = [m for m in world.reporter.messages if "to become Enabled" in m]
+    assert waits, world.reporter.messages
+    assert world.faults.calls["lambda.GetEventSourceMapping"] >= 2
+
+
+def test_a_mapping_missed_by_the_listing_is_adopted_not_duplicated(world: World) -> None:
+    first = world.up()
+    hidden = {"count": 0}
+
+    def hide_listing(parsed: dict[str, Any], **_: Any) -> None:
+        if hidden["count"] == 0:  # eventual consistency: the first listing misses it
+            parsed["EventSourceMappings"] = []
+        hidden["count"] += 1
+
+    world.session.events.register("after-call.lambda.ListEventSourceMappings", hide_listing)
+    world.clients = Clients(AwsTarget(region=REGION), session=world.session)
+
+    outputs = world.up()
+
+    assert world.faults.refusals["lambda.CreateEventSourceMapping:ResourceConflictException"] == 1
+    assert outputs["mapping_uuid"] == first["mapping_uuid"]
+    assert len(mappings(world)) == 1
+
+
+def test_throttling_is_absorbed_by_botocore_standard_retries(world: World) -> None:
+    world.faults.throttle = {"dynamodb.DescribeTable": 3, "kinesis.DescribeStreamSummary": 3}
+
+    world.up()
+
+    assert world.faults.refusals["dynamodb.DescribeTable:ThrottlingException"] == 3
+    assert world.faults.refusals["kinesis.DescribeStreamSummary:ThrottlingException"] == 3
+    assert world.faults.sends["kinesis.DescribeStreamSummary"] == 4  # the 4th got through
+    assert world.plain("dynamodb").describe_table(TableName="crypto_intraday")["Table"]
+
+
+def test_destroy_waits_for_the_mapping_to_be_gone(world: World) -> None:
+    world.up()
+
+    world.destroy()
+
+    assert any("to be deleted" in m for m in world.reporter.messages)
+    assert mappings(world) == []
+    with pytest.raises(world.plain("lambda").exceptions.ResourceNotFoundException):
+        world.plain("lambda").get_function(FunctionName="crypto_data_consumer")
