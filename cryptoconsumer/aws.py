@@ -65,8 +65,14 @@ def translate(err: Exception, doing: str) -> CryptoConsumerError:
         return AwsError(f"{doing}: cannot reach AWS endpoint ({err})", "EndpointConnectionError")
     if isinstance(err, bce.ClientError):
         code = error_code(err)
-        if code in {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken",
-                    "ExpiredTokenException", "InvalidSignatureException", "SignatureDoesNotMatch"}:
+        if code in {
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidSignatureException",
+            "SignatureDoesNotMatch",
+        }:
             return CredentialsError(f"{doing}: AWS rejected the credentials ({code})", code)
         return AwsError(f"{doing}: {code}: {error_message(err)}", code)
     if isinstance(err, bce.WaiterError):
@@ -90,6 +96,24 @@ def translated(doing: str) -> Iterator[None]:
 def call(doing: str, fn: Callable[..., T], **params: Any) -> T:
     with translated(doing):
         return fn(**params)
+
+
+def is_loopback(endpoint_url: str | None) -> bool:
+    if not endpoint_url:
+        return False
+    from urllib.parse import urlparse
+
+    host = urlparse(endpoint_url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def _has_credentials(session: boto3.Session) -> bool:
+    from botocore import exceptions as bce
+
+    try:
+        return session.get_credentials() is not None
+    except bce.BotoCoreError:
+        return False
 
 
 class Clients:
@@ -116,6 +140,15 @@ class Clients:
             raise InputError("no AWS region: pass --region or set AWS_REGION")
         self.region: str = region
         self.endpoint_url = target.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        if session is None and is_loopback(self.endpoint_url) and not _has_credentials(
+            self.session
+        ):
+            # A local emulator accepts any key; sparing people a fake `aws configure` for it.
+            self.session = boto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name=region,
+            )
         self._config = Config(retries=dict(RETRY_CONFIG), connect_timeout=10, read_timeout=70)
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
