@@ -60,6 +60,12 @@ class StackStatus:
 
 def read_status(config: StackConfig, clients: Clients, ctx: Context | None = None) -> StackStatus:
     ctx = ctx or Context(clients=clients, config=config)
+    config, observed = read_observed(ctx, config)
+    return status_of(ctx, config, observed)
+
+
+def read_observed(ctx: Context, config: StackConfig) -> tuple[StackConfig, Observed]:
+    """Everything that exists; without --stream-arn, the stream is the mapping's source."""
     observed = read(ctx, with_stream=True)
     if config.stream is None:
         sources = [m.source_arn for m in observed.mappings if ":kinesis:" in m.source_arn]
@@ -67,8 +73,12 @@ def read_status(config: StackConfig, clients: Clients, ctx: Context | None = Non
             stream = parse_stream_arn(sources[0].split("/consumer/")[0])
             config = replace(config, stream=stream)
             ctx.config = config
-            observed = replace(observed, stream=read_stream(clients, stream.arn))
-    return StackStatus(config.stack, clients.region, tuple(_rows(ctx, config, observed)))
+            observed = replace(observed, stream=read_stream(ctx.clients, stream.arn))
+    return config, observed
+
+
+def status_of(ctx: Context, config: StackConfig, observed: Observed) -> StackStatus:
+    return StackStatus(config.stack, ctx.clients.region, tuple(_rows(ctx, config, observed)))
 
 
 def _missing(resource: str, name: str) -> ResourceStatus:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from cryptoconsumer.plan import Plan
@@ -108,6 +110,33 @@ def status_table(status: StackStatus) -> Table:
             style=style,
         )
     return table
+
+
+def status_metrics_line(status: StackStatus) -> str | None:
+    """The health metrics `status` read, as one line; None when it read none."""
+    metrics = status.extra.get("metrics")
+    if not isinstance(metrics, dict):
+        return None
+    from cryptoconsumer.ops.durations import describe
+
+    age = metrics.get("max_iterator_age_ms")
+    age_text = "no data" if age is None else f"{age / 1000:.1f} s"
+    return (
+        f"last {describe(int(metrics['window_seconds']))}: {metrics['invocations']} invocation(s), "
+        f"{metrics['errors']} error(s), {metrics['throttles']} throttle(s), "
+        f"max iterator age {age_text}"
+    )
+
+
+def status_view(status: StackStatus) -> Group:
+    """Everything `status` prints in text mode, as one renderable (redrawn by --watch)."""
+    lines: list[Any] = [status_table(status)]
+    metrics = status_metrics_line(status)
+    if metrics:
+        lines.append(Text(metrics))
+    lines += [Text(f"problem: {problem}", style="yellow") for problem in status.problems]
+    lines.append(Text(status_summary(status)))
+    return Group(*lines)
 
 
 def status_summary(status: StackStatus) -> str:

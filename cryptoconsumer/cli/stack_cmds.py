@@ -100,21 +100,61 @@ def plan(
 
 @guarded
 @with_options(DESIRED, NAMES, COMMON)
-def status(**options: Any) -> None:
-    """What exists, its state and its drift. Exit 0 deployed, healthy, no drift; 3 otherwise."""
-    from cryptoconsumer.status import read_status
+def status(
+    window: Annotated[
+        str, typer.Option("--window", help="Metrics window, e.g. 15m, 1h, 900s (whole minutes).")
+    ] = "15m",
+    max_iterator_age: Annotated[
+        str,
+        typer.Option("--max-iterator-age", help="Unhealthy when IteratorAge exceeds this (60s)."),
+    ] = "60s",
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Redraw in place until Ctrl-C (JSON: one per line).")
+    ] = False,
+    interval: Annotated[
+        int, typer.Option("--interval", min=1, help="Seconds between redraws with --watch.")
+    ] = 10,
+    **options: Any,
+) -> None:
+    """What exists, its state, drift and health. Exit 0 deployed, healthy, no drift; 3 otherwise."""
+    from cryptoconsumer.ops.durations import parse_duration
+    from cryptoconsumer.ops.health import Thresholds, read_health
 
+    thresholds = Thresholds(
+        window_seconds=_whole_minutes(
+            parse_duration(window, "--window", minimum=60, maximum=15 * 86400)
+        ),
+        max_iterator_age_seconds=parse_duration(max_iterator_age, "--max-iterator-age"),
+    )
     config, target = stack_options(options)
-    found = read_status(config, _clients(target))
-    if options["output"] is Output.json:
-        print_json(render.status_document(found))
+    clients = _clients(target)
+    as_json = options["output"] is Output.json
+    if watch:
+        from cryptoconsumer.cli.live import watch as watch_loop
+
+        found = watch_loop(
+            lambda: read_health(config, clients, thresholds),
+            render.status_view,
+            render.status_document if as_json else None,
+            interval,
+        )
     else:
-        out.print(render.status_table(found))
-        for problem in found.problems:
-            out.print(f"problem: {problem}")
-        out.print(render.status_summary(found))
-    if not found.ok:
+        found = read_health(config, clients, thresholds)
+        if as_json:
+            print_json(render.status_document(found))
+        else:
+            out.print(render.status_view(found))
+    if found is None or not found.ok:
         raise typer.Exit(EXIT_NOT_OK)
+
+
+def _whole_minutes(seconds: int) -> int:
+    from cryptoconsumer.errors import InputError
+
+    # The window is GetMetricData's Period, which CloudWatch takes in multiples of 60 s.
+    if seconds % 60:
+        raise InputError(f"--window must be whole minutes (got {seconds} s)")
+    return seconds
 
 
 @guarded

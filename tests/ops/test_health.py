@@ -1,0 +1,263 @@
+"""`status` health: states, one GetMetricData call, the dead-letter queue, --watch."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from cryptoconsumer.aws import AwsTarget, Clients
+from cryptoconsumer.cli import live, stack_cmds
+from cryptoconsumer.ops import health
+
+from .conftest import REGION, Deployed, json_of, session_with_hooks
+
+
+def put_metric(deployed: Deployed, name: str, value: float, minutes_ago: float = 1) -> None:
+    deployed.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": "FunctionName", "Value": deployed.function_name}],
+                "Value": value,
+                "Timestamp": datetime.now(timezone.utc) - timedelta(minutes=minutes_ago),
+            }
+        ],
+    )
+
+
+def test_a_fresh_stack_is_healthy_with_zero_metrics(deployed: Deployed, cli: Any) -> None:
+    result = cli("status", "--output", "json")
+
+    assert result.exit_code == 0, result.stderr
+    document = json_of(result)
+    assert document["healthy"] is True
+    assert document["problems"] == [] and document["reasons"] == []
+    assert document["metrics"] == {
+        "window_seconds": 900,
+        "invocations": 0,
+        "errors": 0,
+        "throttles": 0,
+        "max_iterator_age_ms": None,
+    }
+    assert document["max_iterator_age_seconds"] == 60
+    mapping = document["health"]["mapping"]
+    assert mapping["state"] == "Enabled"
+    assert mapping["source_arn"] == deployed.stream_arn
+    assert mapping["uuid"] == deployed.outputs["mapping_uuid"]
+    assert document["health"]["function"] == {
+        "name": deployed.function_name,
+        "state": "Active",
+        "last_update_status": "Successful",
+    }
+    assert document["health"]["dead_letter_queue"] == {
+        "name": deployed.config.queue.name,
+        "approximate_messages": 0,
+    }
+
+
+def test_errors_iterator_age_and_dead_letters_each_give_a_reason(
+    deployed: Deployed, cli: Any
+) -> None:
+    put_metric(deployed, "Invocations", 10)
+    put_metric(deployed, "Errors", 3)
+    put_metric(deployed, "Throttles", 1)
+    put_metric(deployed, "IteratorAge", 120_000)
+    deployed.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody="{}")
+
+    result = cli("status", "--output", "json")
+
+    assert result.exit_code == 3
+    document = json_of(result)
+    assert document["healthy"] is False
+    assert document["metrics"]["invocations"] == 10
+    assert document["metrics"]["errors"] == 3
+    assert document["metrics"]["throttles"] == 1
+    assert document["metrics"]["max_iterator_age_ms"] == 120_000
+    assert document["health"]["dead_letter_queue"]["approximate_messages"] == 1
+    reasons = document["problems"]
+    assert reasons == document["reasons"]
+    assert f"function {deployed.function_name}: 3 error(s) in the last 15m" in reasons
+    assert any("iterator age 120.0 s exceeds 60 s" in reason for reason in reasons)
+    assert any(
+        reason.startswith(f"queue {deployed.config.queue.name}: 1 message(s) waiting")
+        for reason in reasons
+    )
+    assert len(reasons) == 3  # throttles are reported, not a reason
+
+
+def test_max_iterator_age_and_window_change_the_verdict(deployed: Deployed, cli: Any) -> None:
+    put_metric(deployed, "IteratorAge", 120_000)
+    put_metric(deployed, "Errors", 2, minutes_ago=30)
+
+    relaxed = cli("status", "--output", "json", "--max-iterator-age", "5m")
+    wider = cli("status", "--output", "json", "--window", "1h", "--max-iterator-age", "3m")
+
+    assert relaxed.exit_code == 0, json_of(relaxed)["problems"]
+    assert json_of(relaxed)["metrics"]["errors"] == 0  # 30 minutes ago is outside 15m
+    assert wider.exit_code == 3
+    assert json_of(wider)["metrics"]["window_seconds"] == 3600
+    assert json_of(wider)["problems"] == [
+        f"function {deployed.function_name}: 2 error(s) in the last 1h"
+    ]
+
+
+def test_one_get_metric_data_call_with_period_equal_to_the_window(
+    deployed: Deployed, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params)
+
+    session = session_with_hooks(**{"provide-client-params.cloudwatch.GetMetricData": record})
+    monkeypatch.setattr(stack_cmds, "_clients", lambda target: Clients(target, session=session))
+
+    result = cli("status", "--output", "json", "--window", "30m")
+
+    assert result.exit_code == 0, result.stderr
+    assert len(calls) == 1
+    queries = calls[0]["MetricDataQueries"]
+    assert [
+        (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"]) for q in queries
+    ] == [
+        ("Invocations", "Sum"),
+        ("Errors", "Sum"),
+        ("Throttles", "Sum"),
+        ("IteratorAge", "Maximum"),
+    ]
+    assert {q["MetricStat"]["Period"] for q in queries} == {1800}
+    assert {q["MetricStat"]["Metric"]["Namespace"] for q in queries} == {"AWS/Lambda"}
+    assert all(
+        q["MetricStat"]["Metric"]["Dimensions"]
+        == [{"Name": "FunctionName", "Value": deployed.function_name}]
+        for q in queries
+    )
+    assert calls[0]["EndTime"] - calls[0]["StartTime"] == timedelta(minutes=30)
+
+
+def test_a_disabled_mapping_and_a_failed_processing_result_are_reasons(
+    deployed: Deployed, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed.client("lambda").update_event_source_mapping(
+        UUID=deployed.outputs["mapping_uuid"], Enabled=False
+    )
+
+    def failing(parsed: dict[str, Any], **_: Any) -> None:
+        for found in parsed.get("EventSourceMappings", []):
+            found["LastProcessingResult"] = "PROBLEM: Function call failed"
+
+    session = session_with_hooks(**{"after-call.lambda.ListEventSourceMappings": failing})
+    monkeypatch.setattr(stack_cmds, "_clients", lambda target: Clients(target, session=session))
+
+    result = cli("status", "--output", "json")
+
+    assert result.exit_code == 3
+    document = json_of(result)
+    assert document["health"]["mapping"]["state"] == "Disabled"
+    assert document["health"]["mapping"]["last_processing_result"] == (
+        "PROBLEM: Function call failed"
+    )
+    uuid = deployed.outputs["mapping_uuid"]
+    assert any(r.startswith(f"mapping {uuid}: state Disabled") for r in document["problems"])
+    assert (
+        f"mapping {uuid}: last processing result: PROBLEM: Function call failed"
+        in document["problems"]
+    )
+
+
+def test_text_output_shows_metrics_and_reasons(deployed: Deployed, cli: Any) -> None:
+    put_metric(deployed, "Errors", 1)
+
+    result = cli("status")
+
+    assert result.exit_code == 3
+    assert "last 15m: 0 invocation(s), 1 error(s), 0 throttle(s)" in result.stdout
+    assert f"problem: function {deployed.function_name}: 1 error(s) in the last 15m" in (
+        result.stdout
+    )
+    assert "NOT healthy" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--window", "90s"), ("--window", "soon"), ("--window", "30d"), ("--max-iterator-age", "0")],
+)
+def test_bad_durations_exit_2_before_any_call(
+    aws_env: None, cli: Any, option: str, value: str
+) -> None:
+    result = cli("status", option, value)
+
+    assert result.exit_code == 2
+    assert option in result.stderr
+
+
+def test_watch_prints_one_json_line_per_round_until_ctrl_c(
+    deployed: Deployed, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rounds: list[float] = []
+
+    def tick(seconds: float) -> None:
+        rounds.append(seconds)
+        if len(rounds) == 1:
+            deployed.client("sqs").send_message(QueueUrl=deployed.queue_url, MessageBody="{}")
+        if len(rounds) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(live, "sleep", tick)
+
+    result = cli("status", "--watch", "--interval", "7", "--output", "json")
+
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rounds == [7, 7]
+    assert [line["healthy"] for line in lines] == [True, False]
+    assert result.exit_code == 3  # the last reading decides
+
+
+def test_watch_redraws_text_until_ctrl_c(
+    deployed: Deployed, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stop(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(live, "sleep", stop)
+
+    result = cli("status", "--watch")
+
+    assert result.exit_code == 0
+    assert "healthy, no drift" in result.stdout
+    assert "stopped watching" in result.stderr
+
+
+def test_metrics_spanning_two_periods_are_added_and_maximised(aws_env: None) -> None:
+    clients = Clients(AwsTarget(region=REGION))
+    answer = {
+        "MetricDataResults": [
+            {"Id": "invocations", "Values": [4.0, 6.0]},
+            {"Id": "errors", "Values": [1.0, 0.0]},
+            {"Id": "throttles", "Values": []},
+            {"Id": "iterator_age", "Values": [500.0, 2500.0]},
+        ]
+    }
+    with Stubber(clients.cloudwatch) as stub:
+        stub.add_response(
+            "get_metric_data",
+            answer,
+            {
+                "MetricDataQueries": ANY,
+                "StartTime": ANY,
+                "EndTime": ANY,
+                "ScanBy": "TimestampDescending",
+            },
+        )
+        metrics = health.read_metrics(clients, "f", 900)
+
+    assert metrics == health.FunctionMetrics(900, 10, 1, 0, 2500.0)
+    assert health.metric_reasons(metrics, health.Thresholds(max_iterator_age_seconds=2)) == {
+        "function": ["1 error(s) in the last 15m"],
+        "mapping": ["iterator age 2.5 s exceeds 2 s: the function is falling behind the stream"],
+    }
