@@ -288,3 +288,64 @@ def put_records(
 
 def start_of_this_second() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class ProduceRequest:
+    """What `produce` was asked for: synthetic ticks (count, tickers) or a file, and a rate."""
+
+    stream_arn: str
+    count: int | None = None
+    rate: float | None = None
+    file: Path | None = None
+    tickers: str | None = None
+    seed: int | None = None
+
+    def validate(self) -> None:
+        from cryptoconsumer.config import parse_stream_arn
+
+        parse_stream_arn(self.stream_arn)
+        if self.rate is not None and self.rate <= 0:
+            raise InputError("--rate must be a positive number of records per second")
+        if self.file is not None and (self.count is not None or self.tickers is not None):
+            raise InputError("--file sends the file's ticks: it goes without --count and --tickers")
+        if self.count is not None and self.count < 1:
+            raise InputError("--count must be at least 1")
+
+
+DEFAULT_COUNT = 100
+
+
+def target_region(stream_arn: str, region: str | None) -> str:
+    """The stream's region; --region may repeat it but not contradict it."""
+    from cryptoconsumer.config import parse_stream_arn
+
+    stream_region = parse_stream_arn(stream_arn).region
+    if region and region != stream_region:
+        raise InputError(f"the stream is in {stream_region} but --region is {region}")
+    return stream_region
+
+
+def build_records(request: ProduceRequest) -> list[OutgoingRecord]:
+    """Every record to send, built and checked before anything is sent."""
+    request.validate()
+    if request.file is not None:
+        return read_ticks_file(request.file)
+    pairs = parse_tickers(request.tickers or ",".join(DEFAULT_TICKERS))
+    count = request.count or DEFAULT_COUNT
+    ticks = synthetic_ticks(pairs, count, start_of_this_second(), random.Random(request.seed))
+    return [tick_record(tick) for tick in ticks]
+
+
+def produce(
+    clients: Any,
+    request: ProduceRequest,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ProduceResult:
+    records = build_records(request)
+    if on_start is not None:
+        on_start(len(records))
+    return put_records(
+        clients, request.stream_arn, records, rate=request.rate, on_progress=on_progress
+    )

@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,8 @@ MALFORMED_KINDS = ("not JSON", "missing rate", "negative rate", "bad timestamp",
 
 # progress(table_items, dead_lettered): how far processing has got.
 ProgressCallback = Callable[[int, int], None]
+# Given how many records there are to process, open a display and return its update callback.
+ProgressDisplay = Callable[[int], AbstractContextManager[ProgressCallback]]
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def run_demo(
     pipeline: LocalPipeline,
     options: DemoOptions,
     reporter: Reporter,
-    progress: ProgressCallback,
+    display: ProgressDisplay,
     rng: random.Random | None = None,
 ) -> DemoResult:
     from cryptoconsumer import stack
@@ -213,7 +216,8 @@ def run_demo(
         produced = put_records(clients, stream_arn, records)
     if produced.failed:
         reporter.info(f"{produced.failed} records could not be put on the stream")
-    with translated("counting what was processed"):
+    expected = options.records + options.bad_records
+    with translated("counting what was processed"), display(expected) as progress:
         items, letters = wait_until_processed(
             clients,
             table_name,

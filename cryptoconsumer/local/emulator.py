@@ -7,8 +7,10 @@ drops that state.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptoconsumer.errors import CryptoConsumerError
@@ -19,6 +21,7 @@ LOCAL_EXTRA_MISSING = (
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
 class LocalExtraMissing(CryptoConsumerError):
@@ -142,3 +145,29 @@ def deployed_zip(function_arn: str) -> bytes | None:
     except Exception:  # moto raises its own UnknownFunctionException
         return None
     return bytes(function.code_bytes) or None
+
+
+def credentials_configured() -> bool:
+    """Whether the usual places hold credentials; instance metadata is not asked (slow)."""
+    if any(os.environ.get(name) for name in CREDENTIAL_VARIABLES):
+        return True
+    for variable, default in (
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        ("AWS_CONFIG_FILE", "~/.aws/config"),
+    ):
+        if Path(os.environ.get(variable, default)).expanduser().is_file():
+            return True
+    return False
+
+
+def use_fake_credentials_if_missing() -> bool:
+    """Set test credentials in this process's environment when none are configured."""
+    if credentials_configured():
+        return False
+    os.environ.update(FAKE_CREDENTIALS)
+    return True
+
+
+def use_fake_credentials_if_needed(endpoint_url: str | None) -> bool:
+    """For a loopback emulator on a machine without credentials, set test ones (this process)."""
+    return is_loopback(endpoint_url) and use_fake_credentials_if_missing()

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from cryptoconsumer.aws import AwsTarget, Clients, call
 from cryptoconsumer.errors import AwsError
 from cryptoconsumer.local.emulator import (
-    FAKE_CREDENTIALS,
     Emulator,
     deployed_zip,
     fake_session,
-    is_loopback,
     regions_with_functions,
     start_emulator,
 )
 from cryptoconsumer.local.poller import Poller
-
-CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
 @dataclass
@@ -66,27 +60,6 @@ def running(
             poller.stop()
     finally:
         emulator.stop()
-
-
-def credentials_configured() -> bool:
-    """Whether the usual places hold credentials; instance metadata is not asked (slow)."""
-    if any(os.environ.get(name) for name in CREDENTIAL_VARIABLES):
-        return True
-    for variable, default in (
-        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-        ("AWS_CONFIG_FILE", "~/.aws/config"),
-    ):
-        if Path(os.environ.get(variable, default)).expanduser().is_file():
-            return True
-    return False
-
-
-def use_fake_credentials_if_needed(endpoint_url: str | None) -> bool:
-    """For a loopback emulator on a machine without credentials, set test ones (this process)."""
-    if not is_loopback(endpoint_url) or credentials_configured():
-        return False
-    os.environ.update(FAKE_CREDENTIALS)
-    return True
 
 
 def create_stream(clients: Clients, name: str, shards: int) -> str:
