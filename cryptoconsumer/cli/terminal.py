@@ -83,6 +83,8 @@ class TerminalReporter:
             return
         with self._lock:
             self._waits.append(message)
+            if not err.is_terminal:
+                err.print(f"  {message}...", style="dim")
             self._refresh()
         try:
             yield
@@ -93,8 +95,6 @@ class TerminalReporter:
 
     def _refresh(self) -> None:
         if not err.is_terminal:
-            if self._waits:
-                err.print(f"  {self._waits[-1]}...", style="dim")
             return
         if self._waits and self._status is None:
             self._status = err.status(self._text())
