@@ -748,15 +748,21 @@ class DeadLetterSink:
         # Created on this thread: boto3 sessions are not thread-safe, clients are.
         client = self._client_factory()
         bodies = [_to_json(dead_letter_fields(letter)).decode("ascii") for letter in letters]
+        batches = pack_message_batches(bodies)
         futures = [
             self._executor.submit(
                 self._send_batch, client, [(letters[index], bodies[index]) for index in batch]
             )
-            for batch in pack_message_batches(bodies)
+            for batch in batches
         ]
         undelivered: list[DeadLetter] = []
-        for future in futures:
-            undelivered.extend(future.result())
+        for batch, future in zip(batches, futures, strict=True):
+            try:
+                undelivered.extend(future.result())
+            except Exception:
+                # A bug must not lose these records: they are reported and come back.
+                logger.exception("unexpected error sending dead letters")
+                undelivered.extend(letters[index] for index in batch)
         undelivered_ids = {id(letter) for letter in undelivered}
         delivered = [letter for letter in letters if id(letter) not in undelivered_ids]
         return DeliveryOutcome(delivered, undelivered)
@@ -869,9 +875,6 @@ class BatchWriter:
             unwritten.extend(outcome.unwritten)
         return WriteOutcome(written, unwritten)
 
-    def write(self, items: Sequence[PendingItem]) -> WriteOutcome:
-        return self.collect(self.submit(items))
-
     def _write_chunk(self, chunk: list[PendingItem]) -> WriteOutcome:
         remaining = list(chunk)
         attempt = 0
@@ -891,7 +894,10 @@ class BatchWriter:
                         "DynamoDB refused the write; records reported as batch item failures",
                         error=str(error),
                         table=self._table_name,
-                        items=len(remaining),
+                        sequence_numbers=sorted(
+                            {number for item in remaining for number in item.sequence_numbers},
+                            key=_sequence_as_int,
+                        ),
                     )
                     break
             else:
@@ -965,6 +971,13 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, 
         for letter in delivery.undelivered
         if letter.source.sequence_number is not None
     )
+    if writes.unwritten:
+        _log_json(
+            logging.WARNING,
+            "items left unwritten; their records are reported as batch item failures",
+            items=len(writes.unwritten),
+            seconds_left=round(deadline.remaining_seconds(), 3),
+        )
     unreportable = [
         letter.reason for letter in delivery.undelivered if letter.source.sequence_number is None
     ]

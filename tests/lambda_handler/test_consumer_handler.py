@@ -615,3 +615,30 @@ def test_one_json_log_line_per_invocation_with_the_counts(
 
 def test_empty_event_is_a_success(consumer: ModuleType, table: str) -> None:
     assert consumer.handler({"Records": []}, None) == NO_FAILURES
+
+
+def test_clients_honour_aws_endpoint_url(
+    consumer: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+
+    assert consumer.get_dynamodb_client().meta.endpoint_url == "http://127.0.0.1:4566"
+    assert consumer.get_sqs_client().meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+@pytest.mark.parametrize(("log_level", "errors_logged"), [("CRITICAL", 0), ("verbose", 1)])
+def test_log_level_is_honoured_and_a_bad_one_falls_back_to_info(
+    consumer: ModuleType,
+    table: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    log_level: str,
+    errors_logged: int,
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", log_level)
+
+    assert consumer.handler(kinesis_event([b"bad"]), None) == NO_FAILURES
+
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == errors_logged
+    assert last_log_line(capsys)["dead_lettered"] == 1
