@@ -37,8 +37,16 @@ local_app = typer.Typer(
 )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve_until_interrupted() -> None:
-    """Block the foreground until Ctrl-C; the emulator and poller run in threads."""
+    """Block the foreground until Ctrl-C or SIGTERM; the emulator and poller run in threads."""
+    import signal
+
+    # A background job ignores SIGINT; SIGTERM must stop it just as cleanly (workers included).
+    signal.signal(signal.SIGTERM, _interrupt)
     forever = threading.Event()
     try:
         while not forever.wait(3600):
@@ -64,12 +72,12 @@ def _usage(pipeline: LocalPipeline, stream_arn: str | None) -> str:
         "\nIn another shell:\n"
         f"  export AWS_ENDPOINT_URL={endpoint}\n"
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
-        f"  export AWS_REGION={LOCAL_REGION}\n"
+        f"  export AWS_DEFAULT_REGION={LOCAL_REGION}\n"
         f"{create}"
         f"  cryptoconsumer up --stream-arn {stream} --starting-position TRIM_HORIZON\n"
         f"  cryptoconsumer produce --stream-arn {stream} --count 100\n"
         f"  cryptoconsumer status --stream-arn {stream}\n"
-        f"  cryptoconsumer destroy --stream-arn {stream} --delete-table --yes\n"
+        "  cryptoconsumer destroy --delete-table --yes\n"
     )
 
 
@@ -133,7 +141,6 @@ def produce(
 
     from cryptoconsumer.aws import AwsTarget, Clients
     from cryptoconsumer.errors import InputError
-    from cryptoconsumer.local.emulator import use_fake_credentials_if_needed
     from cryptoconsumer.produce import ProduceRequest, target_region
     from cryptoconsumer.produce import produce as produce_ticks
 
@@ -141,7 +148,6 @@ def produce(
         raise InputError("--stream-arn is required (or set CRYPTOCONSUMER_STREAM_ARN)")
     request = ProduceRequest(stream_arn, count, rate, file, tickers)
     request.validate()
-    use_fake_credentials_if_needed(endpoint_url)
     clients = Clients(AwsTarget(target_region(stream_arn, region), profile, endpoint_url))
     columns = (TextColumn("producing"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -186,6 +192,7 @@ def _keep_instructions(result: DemoResult, endpoint: str) -> str:
         f"\nkept running on {endpoint} until Ctrl-C; in another shell:\n"
         f"  export AWS_ENDPOINT_URL={endpoint}\n"
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
+        f"  export AWS_DEFAULT_REGION={LOCAL_REGION}\n"
         f"  cryptoconsumer status --stack demo --stream-arn {result.stream_arn}\n"
         f"  cryptoconsumer produce --stream-arn {result.stream_arn} --count 50\n"
         f"  cryptoconsumer destroy --stack demo --delete-table --yes\n"

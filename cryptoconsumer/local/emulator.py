@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from cryptoconsumer.errors import CryptoConsumerError
 LOCAL_EXTRA_MISSING = (
     "the local emulator needs the 'local' extra: pip install 'cryptoconsumer[local]'"
 )
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
@@ -30,14 +30,6 @@ class LocalExtraMissing(CryptoConsumerError):
 
 class EmulatorError(CryptoConsumerError):
     """The emulator could not start, e.g. its port is taken; exit 1."""
-
-
-def is_loopback(endpoint_url: str | None) -> bool:
-    from urllib.parse import urlsplit
-
-    if not endpoint_url:
-        return False
-    return (urlsplit(endpoint_url).hostname or "") in {h.strip("[]") for h in LOOPBACK_HOSTS}
 
 
 def require_moto() -> None:
@@ -99,7 +91,10 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
         server = make_server(host, port, app, threaded=True)
     except OSError as err:
         raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    # shutdown() waits for the serving loop's next poll; 0.5 s by default is felt on every stop.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="moto-server", daemon=True
+    )
     thread.start()
     return Emulator(host=host, port=int(server.server_port), _server=server, _thread=thread)
 
@@ -147,6 +142,20 @@ def deployed_zip(function_arn: str) -> bytes | None:
     return bytes(function.code_bytes) or None
 
 
+def mapping_starting_timestamp(uuid: str) -> datetime | None:
+    """An AT_TIMESTAMP mapping's StartingPositionTimestamp, which moto's API leaves out."""
+    from moto.awslambda.models import lambda_backends
+
+    for account_backends in list(lambda_backends.values()):
+        for backend in list(account_backends.values()):
+            mapping = backend._event_source_mappings.get(uuid)
+            if mapping is not None and mapping.starting_position_timestamp is not None:
+                return datetime.fromtimestamp(
+                    float(mapping.starting_position_timestamp), tz=timezone.utc
+                )
+    return None
+
+
 def credentials_configured() -> bool:
     """Whether the usual places hold credentials; instance metadata is not asked (slow)."""
     if any(os.environ.get(name) for name in CREDENTIAL_VARIABLES):
@@ -166,8 +175,3 @@ def use_fake_credentials_if_missing() -> bool:
         return False
     os.environ.update(FAKE_CREDENTIALS)
     return True
-
-
-def use_fake_credentials_if_needed(endpoint_url: str | None) -> bool:
-    """For a loopback emulator on a machine without credentials, set test ones (this process)."""
-    return is_loopback(endpoint_url) and use_fake_credentials_if_missing()

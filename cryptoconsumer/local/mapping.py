@@ -54,6 +54,10 @@ class MappingConfig:
         return self.stream_arn.split(":")[2:3] == ["kinesis"]
 
     @property
+    def needs_timestamp(self) -> bool:
+        return self.starting_position == "AT_TIMESTAMP" and self.starting_timestamp is None
+
+    @property
     def enabled(self) -> bool:
         return self.state == "Enabled"
 

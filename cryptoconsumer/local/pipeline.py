@@ -13,6 +13,7 @@ from cryptoconsumer.local.emulator import (
     Emulator,
     deployed_zip,
     fake_session,
+    mapping_starting_timestamp,
     regions_with_functions,
     start_emulator,
 )
@@ -50,6 +51,7 @@ def running(
             regions=regions_with_functions,
             read_zip=deployed_zip,
             session_factory=fake_session,
+            starting_timestamp=mapping_starting_timestamp,
             function_log=function_log,
             log=log,
         )

@@ -14,7 +14,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import IO, Any
 
 from cryptoconsumer.aws import AwsTarget, Clients
@@ -66,6 +67,7 @@ class Poller:
         regions: Callable[[], Iterable[str]],
         read_zip: Callable[[str], bytes | None],
         session_factory: Callable[[str], Any],
+        starting_timestamp: Callable[[str], datetime | None] = lambda uuid: None,
         function_log: IO[str] | None = None,
         log: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -77,6 +79,7 @@ class Poller:
         self._regions = regions
         self._read_zip = read_zip
         self._session_factory = session_factory
+        self._starting_timestamp = starting_timestamp
         self._log = log
         self._clock = clock
         self._scan_seconds = scan_seconds
@@ -136,6 +139,9 @@ class Poller:
                 for page in client.get_paginator("list_event_source_mappings").paginate():
                     for mapping in page["EventSourceMappings"]:
                         config = MappingConfig.from_api(mapping)
+                        if config.needs_timestamp:
+                            found = self._starting_timestamp(config.uuid)
+                            config = replace(config, starting_timestamp=found)
                         if config.is_kinesis:
                             seen[config.uuid] = config
             except Exception as err:
