@@ -65,6 +65,9 @@ def serve(protocol: TextIO) -> None:
     sys.path[:] = [task_root] + [p for p in sys.path if os.path.abspath(p or ".") != here]
     try:
         handler = load_handler(os.environ["_HANDLER"])
+    except AttributeError as err:
+        answer(protocol, error_answer("Runtime.HandlerNotFound", err))
+        return
     except Exception as err:
         traceback.print_exc()
         answer(protocol, error_answer("Runtime.ImportModuleError", err))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,8 +77,8 @@ class Emulator:
 def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     """Serve moto on host:port (port 0 = a free port chosen by the OS) in a daemon thread.
 
-    ThreadedMotoServer binds inside its thread and waits forever when the port is taken, so the
-    socket is bound here, where a failure can be reported.
+    The socket is bound here, where a failure can be reported: ThreadedMotoServer binds inside
+    its thread and then waits forever, and werkzeug answers a taken port with sys.exit(1).
     """
     require_moto()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -86,17 +87,21 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     _disable_moto_kinesis_invocations()
     # werkzeug logs every request at INFO on stderr; the tool prints its own progress there.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = DomainDispatcherApplication(create_backend_app)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        server = make_server(host, port, app, threaded=True)
+        listener = socket.create_server((host.strip("[]"), port), family=family)
     except OSError as err:
         raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    with listener:
+        app = DomainDispatcherApplication(create_backend_app)
+        bound_port = int(listener.getsockname()[1])
+        server = make_server(host, bound_port, app, threaded=True, fd=listener.fileno())
     # shutdown() waits for the serving loop's next poll; 0.5 s by default is felt on every stop.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="moto-server", daemon=True
     )
     thread.start()
-    return Emulator(host=host, port=int(server.server_port), _server=server, _thread=thread)
+    return Emulator(host=host, port=bound_port, _server=server, _thread=thread)
 
 
 def fake_session(region: str) -> Any:

@@ -1,0 +1,182 @@
+"""`demo` and `local start` through the CLI: as a newcomer runs them, and their failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from cryptoconsumer.cli import app
+from cryptoconsumer.local import demo as demo_module
+from cryptoconsumer.local.emulator import LOCAL_EXTRA_MISSING
+from cryptoconsumer.produce import OutgoingRecord
+from tests.local.conftest import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = (sys.executable, "-m", "cryptoconsumer")
+DEMO_KEYS = {"produced", "bad_produced", "table_items", "dead_lettered", "seconds"}
+
+
+def fresh_machine_env(home: Path) -> dict[str, str]:
+    """No credentials, no profile, no config: what a newcomer's shell has."""
+    keep = ("PATH", "LANG", "SYSTEMROOT", "TMPDIR")
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    env.update(HOME=str(home), PYTHONPATH=str(REPO), NO_COLOR="1", AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def test_demo_runs_the_whole_pipeline_on_a_fresh_machine(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [*CLI, "demo", "--records", "20", "--bad-records", "3", "--output", "json"],
+        cwd=tmp_path,
+        env=fresh_machine_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert set(document) == DEMO_KEYS
+    assert document["produced"] == document["table_items"] == 20
+    assert document["bad_produced"] == document["dead_lettered"] == 3
+    assert 0 < document["seconds"] < 120
+    assert "Traceback" not in completed.stderr
+    assert "deleted table demo_intraday" in completed.stderr
+
+
+def test_demo_exits_3_when_the_counts_do_not_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Malformed" records that are in fact good ticks: the table gets them, the queue does not.
+    def good_after_all(index: int) -> OutgoingRecord:
+        tick = (
+            '{"from_currency_code":"XYZ","to_currency_code":"USD","exchange_rate":1.5,'
+            f'"last_refreshed":"2001-01-01 00:00:{index:02d}"}}'
+        )
+        return OutgoingRecord(tick.encode(), f"good-{index}")
+
+    monkeypatch.setattr(demo_module, "malformed_record", good_after_all)
+
+    result = invoke("demo", "--records", "6", "--bad-records", "2", "--output", "json")
+
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    assert (document["table_items"], document["dead_lettered"]) == (8, 0)
+    assert "not correct" in result.stderr
+
+
+def test_demo_refuses_a_bad_count() -> None:
+    result = invoke("demo", "--records", "0")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --records must be at least 1"
+
+
+@pytest.mark.parametrize("command", [["local", "start"], ["demo"]])
+def test_without_moto_the_local_commands_say_which_extra_to_install(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "moto.server", None)
+
+    result = invoke(*command)
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {LOCAL_EXTRA_MISSING}"
+
+
+def test_local_start_on_a_taken_port_fails_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = invoke("local", "start", "--port", str(port))
+
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.fixture
+def local_start(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """`cryptoconsumer local start --port 0 --create-stream ticks` in its own process."""
+    process = subprocess.Popen(
+        [*CLI, "local", "start", "--port", "0", "--create-stream", "ticks"],
+        cwd=tmp_path,
+        env=fresh_machine_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+
+    def collect() -> None:
+        assert process.stdout is not None
+        lines.extend(process.stdout)
+
+    threading.Thread(target=collect, daemon=True).start()
+    banner = wait_for("the endpoint banner", lambda: next((x for x in lines if "on http" in x), ""))
+    endpoint = banner.split(" on ", 1)[1].split()[0]
+    try:
+        yield process, endpoint, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_every_command_works_against_local_start(
+    local_start: tuple[subprocess.Popen[str], str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+
+    process, endpoint, lines = local_start
+    stream = "arn:aws:kinesis:us-east-1:123456789012:stream/ticks"
+    assert any(stream in line for line in lines)
+    common = ["--stack", "loc", "--endpoint-url", endpoint]
+    desired = ["--stream-arn", stream, "--starting-position", "TRIM_HORIZON", *common]
+
+    up = invoke("up", *desired)
+    assert up.exit_code == 0, up.output
+    produced = invoke(
+        "produce",
+        "--stream-arn",
+        stream,
+        "--count",
+        "30",
+        "--endpoint-url",
+        endpoint,
+        "--output",
+        "json",
+    )
+    assert produced.exit_code == 0, produced.output
+    assert json.loads(produced.stdout)["produced"] == 30
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    wait_for(
+        "30 items in the table",
+        lambda: dynamodb.scan(TableName="loc_intraday", Select="COUNT")["Count"] == 30,
+    )
+    status = invoke("status", *desired)
+    assert status.exit_code == 0, status.output
+    destroyed = invoke("destroy", "--delete-table", "--yes", *common, "--region", "us-east-1")
+    assert destroyed.exit_code == 0, destroyed.output
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    assert process.stderr is not None
+    assert "Traceback" not in process.stderr.read()
