@@ -54,9 +54,11 @@ def assert_no_traceback(result: Result) -> None:
 @pytest.fixture
 def run(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """`run("up", "--stream-arn", arn)`: the endpoint is added for AWS commands."""
-    from cryptoconsumer.cli import app
+    from cryptoconsumer.cli import app, terminal
 
-    monkeypatch.setenv("COLUMNS", "250")
+    # A wide fixed width: rich reads COLUMNS once at import when it is set, so pin it here.
+    for console in (terminal.out, terminal.err):
+        monkeypatch.setattr(console, "_width", 250)
     monkeypatch.setenv("NO_COLOR", "1")
     runner = CliRunner()
 

@@ -1,0 +1,120 @@
+"""destroy: confirmation, dry run, nothing-to-destroy, and the table it keeps unless told."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from tests.aws_state import inventory
+
+TABLE = "crypto_intraday"
+
+
+def _deploy(run, stream_arn):
+    result = run("up", "--stream-arn", stream_arn)
+    assert result.exit_code == 0, str(result)
+
+
+def test_without_a_terminal_destroy_needs_yes(run, moto, aws, stream_arn):
+    _deploy(run, stream_arn)
+    before = inventory(aws)
+    moto.clear_log()
+
+    result = run("destroy", "--delete-table")
+
+    assert result.exit_code == 2, str(result)
+    assert result.error_lines == [
+        "error: destroy needs --yes when there is no terminal to confirm on"
+    ]
+    assert moto.mutating() == []
+    assert inventory(aws) == before
+
+
+def test_at_a_terminal_destroy_asks_and_a_no_deletes_nothing(
+    run, moto, aws, stream_arn, monkeypatch
+):
+    from cryptoconsumer.cli import stack_cmds
+
+    monkeypatch.setattr(
+        stack_cmds, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True))
+    )
+    _deploy(run, stream_arn)
+    before = inventory(aws)
+    moto.clear_log()
+
+    refused = run("destroy", input="n\n")
+
+    assert refused.exit_code == 2, str(refused)
+    assert "Delete these resources?" in refused.stderr
+    # CliRunner does not echo the typed answer, so the error follows the prompt on its line.
+    assert refused.error_lines[-1].endswith("error: not confirmed; nothing was deleted")
+    assert moto.mutating() == []
+    assert inventory(aws) == before
+
+    accepted = run("destroy", input="y\n")
+
+    assert accepted.exit_code == 0, str(accepted)
+    assert inventory(aws).tables == (TABLE,)
+    assert inventory(aws).functions == ()
+
+
+def test_destroying_a_stack_that_does_not_exist_is_not_an_error(run, moto):
+    result = run("destroy", "--stack", "ghost", "--yes", "--output", "json")
+
+    assert result.exit_code == 0, str(result)
+    assert "nothing to destroy" in result.stderr
+    document = result.json()
+    assert document["stack"] == "ghost"
+    assert {change["action"] for change in document["changes"]} == {"none"}
+    assert moto.mutating() == []
+
+
+def test_destroy_dry_run_prints_the_plan_and_deletes_nothing(run, moto, aws, stream_arn):
+    _deploy(run, stream_arn)
+    before = inventory(aws)
+    moto.clear_log()
+
+    result = run("destroy", "--dry-run", "--output", "json")
+
+    assert result.exit_code == 0, str(result)
+    document = result.json()
+    assert document["dry_run"] is True
+    assert [(c["resource"], c["action"]) for c in document["changes"]] == [
+        ("mapping", "delete"),
+        ("function", "delete"),
+        ("log_group", "delete"),
+        ("role", "delete"),
+        ("queue", "delete"),
+        ("table", "retain"),
+    ]
+    (table,) = [c for c in document["changes"] if c["resource"] == "table"]
+    assert any("--delete-table" in detail for detail in table["details"])
+    assert moto.mutating() == []
+    assert inventory(aws) == before
+
+    text = run("destroy", "--dry-run", "--delete-table")
+    assert text.exit_code == 0
+    table_line = next(line for line in text.stdout.splitlines() if f" {TABLE} " in line)
+    assert " delete " in table_line
+    assert inventory(aws) == before
+
+
+def test_destroy_keeps_the_table_and_says_how_to_delete_it(run, aws, stream_arn):
+    _deploy(run, stream_arn)
+
+    result = run("destroy", "--yes")
+
+    assert result.exit_code == 0, str(result)
+    assert (
+        f"table {TABLE} kept with its data; delete it with: "
+        "cryptoconsumer destroy --stack crypto --delete-table"
+    ) in result.stderr
+    assert inventory(aws).tables == (TABLE,)
+
+    second = run("destroy", "--yes")
+    assert second.exit_code == 0, str(second)
+    assert "nothing to destroy" in second.stderr
+    assert "--delete-table" in second.stderr
+
+    third = run("destroy", "--yes", "--delete-table")
+    assert third.exit_code == 0, str(third)
+    assert inventory(aws).empty
