@@ -36,6 +36,12 @@ def _register() -> None:
 
     stack_cmds.register(app)
     try:
+        from cryptoconsumer.cli import ops_cmds
+    except ImportError:
+        pass
+    else:
+        ops_cmds.register(app)
+    try:
         from cryptoconsumer.cli import local_cmds
     except ImportError:
         return

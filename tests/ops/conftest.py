@@ -104,10 +104,14 @@ def deployed(clients: Clients) -> Deployed:
 
 
 @pytest.fixture
-def cli() -> Callable[..., Result]:
-    """Run `cryptoconsumer ARGS --region us-east-1`; stdout and stderr kept apart."""
-    from cryptoconsumer.cli import app
+def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run `cryptoconsumer ARGS --region us-east-1`; stdout and stderr kept apart.
 
+    Tables are drawn 200 columns wide so that assertions do not depend on wrapping.
+    """
+    from cryptoconsumer.cli import app, terminal
+
+    monkeypatch.setattr(terminal.out, "_width", 200)
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> Result:

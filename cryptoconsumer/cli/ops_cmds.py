@@ -1,0 +1,287 @@
+"""The operations commands: check, logs, latest, history, dlq list|redrive. Parse, call, render.
+
+(No `from __future__ import annotations` here: Typer reads the annotations at runtime.)
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cryptoconsumer.cli import ops_render
+from cryptoconsumer.cli.options import COMMON, NAMES, Output, with_options
+from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, stack_options
+from cryptoconsumer.cli.terminal import TerminalReporter, err, guarded, out, print_json
+
+
+def _clients(target: Any) -> Any:
+    """The one place commands get clients; tests replace it to hand in a hooked session."""
+    from cryptoconsumer.aws import Clients
+
+    return Clients(target)
+
+
+def _setup(options: dict[str, Any]) -> tuple[Any, Any, bool]:
+    config, target = stack_options(options)
+    return config, _clients(target), options["output"] is Output.json
+
+
+def _json_line(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@guarded
+@with_options(NAMES, COMMON)
+def check(
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="How long to wait for the canary, e.g. 60, 2m.")
+    ] = "60",
+    **options: Any,
+) -> None:
+    """End-to-end canary: one CANARYTEST tick onto the mapped stream, timed until it is in the
+    table, then deleted. Exit 0 arrived; 3 not in time (with what `status` knows)."""
+    from cryptoconsumer.ops import canary
+    from cryptoconsumer.ops.durations import parse_duration
+    from cryptoconsumer.ops.health import read_health
+
+    seconds = parse_duration(timeout, "--timeout", maximum=3600)
+    config, clients, as_json = _setup(options)
+    result = canary.run(config, clients, seconds, reporter=TerminalReporter(quiet=as_json))
+    reasons: list[str] = []
+    if not result.arrived:
+        reasons = read_health(config, clients).problems
+    if as_json:
+        print_json(
+            {
+                "stack": config.stack,
+                "region": clients.region,
+                "ok": result.arrived,
+                **result.as_json(),
+                "reasons": reasons,
+            }
+        )
+    else:
+        out.print(ops_render.canary_line(result))
+        for reason in reasons:
+            out.print(f"reason: {reason}")
+        if not result.arrived and not reasons:
+            out.print(
+                "status sees no problem: the mapping may still be starting or catching up; "
+                "see `cryptoconsumer logs`"
+            )
+    if not result.arrived:
+        raise typer.Exit(EXIT_NOT_OK)
+
+
+@guarded
+@with_options(NAMES, COMMON)
+def logs(
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 10m, 1h, 2d.")] = "10m",
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")
+    ] = False,
+    filter_text: Annotated[
+        str | None,
+        typer.Option("--filter", help="A CloudWatch Logs filter pattern, e.g. ERROR."),
+    ] = None,
+    **options: Any,
+) -> None:
+    """The function's CloudWatch Logs, time-stamped (UTC); batch summaries shown readably.
+    JSON: a list of events, or with --follow one event per line (JSON lines)."""
+    from cryptoconsumer.ops import logs as function_logs
+    from cryptoconsumer.ops.durations import parse_duration
+
+    seconds = parse_duration(since, "--since", maximum=365 * 86400)
+    config, clients, as_json = _setup(options)
+    group = config.log_group.name
+    start_ms = int((time.time() - seconds) * 1000)
+    if not follow:
+        events = function_logs.fetch(clients, group, start_ms, filter_text)
+        if as_json:
+            print_json([event.as_json() for event in events])
+            return
+        for event in events:
+            out.print(ops_render.log_line(event))
+        if not events:
+            err.print(f"no events in {group} in the last {since}")
+        return
+    err.print(f"following {group} (Ctrl-C to stop)")
+    try:
+        for batch in function_logs.follow(clients, group, start_ms, filter_text):
+            for event in batch:
+                if as_json:
+                    _json_line(event.as_json())
+                else:
+                    out.print(ops_render.log_line(event))
+    except KeyboardInterrupt:
+        err.print("stopped following")
+
+
+TickerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--ticker", help="Ticker, e.g. BTCUSD (repeatable; default BTC/ETH/DOGE-USD)."),
+]
+
+
+@guarded
+@with_options(NAMES, COMMON)
+def latest(ticker: TickerOpt = None, **options: Any) -> None:
+    """The newest item of each ticker in the table."""
+    from cryptoconsumer.ops import prices
+
+    tickers = tuple(dict.fromkeys(prices.check_ticker(t) for t in ticker or prices.DEFAULT_TICKERS))
+    config, clients, as_json = _setup(options)
+    table = config.table.name
+    found = prices.latest(clients, table, tickers)
+    if as_json:
+        print_json(
+            {
+                "stack": config.stack,
+                "region": clients.region,
+                "table": table,
+                "items": [tick.as_json() for _, tick in found if tick is not None],
+                "missing": [name for name, tick in found if tick is None],
+            }
+        )
+        return
+    out.print(ops_render.latest_table(found, f"newest items in {table}"))
+
+
+@guarded
+@with_options(NAMES, COMMON)
+def history(
+    ticker: Annotated[str, typer.Option("--ticker", help="The ticker, e.g. BTCUSD.")],
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 1h, 30m, 2d.")] = "1h",
+    **options: Any,
+) -> None:
+    """One ticker's rows over a window, with a sparkline of the rate (JSON: the rows)."""
+    from cryptoconsumer.ops import prices, sparkline
+    from cryptoconsumer.ops.durations import parse_duration
+
+    name = prices.check_ticker(ticker)
+    seconds = parse_duration(since, "--since", maximum=3650 * 86400)
+    config, clients, as_json = _setup(options)
+    table = config.table.name
+    bound = prices.since_bound(seconds)
+    rows = prices.history(clients, table, name, bound)
+    if as_json:
+        print_json(
+            {
+                "stack": config.stack,
+                "region": clients.region,
+                "table": table,
+                "ticker": name,
+                "since": bound,
+                "count": len(rows),
+                "rows": [tick.as_json() for tick in rows],
+            }
+        )
+        return
+    rates = [tick.exchange_rate for tick in rows]
+    out.print(
+        ops_render.history_view(
+            name, bound, rows, sparkline.sparkline(rates), sparkline.summarise(rates)
+        )
+    )
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: bad records and failed batches.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@dlq_app.command("list")
+@guarded
+@with_options(NAMES, COMMON)
+def dlq_list(
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="At most this many messages.")
+    ] = 100,
+    **options: Any,
+) -> None:
+    """What the dead-letter queue holds, without consuming it (VisibilityTimeout=0; each look
+    still counts as a receive)."""
+    from cryptoconsumer.ops import dlq
+
+    config, clients, as_json = _setup(options)
+    url = dlq.queue_url(config, clients)
+    depth = dlq.approximate_depth(clients, url)
+    letters = dlq.peek(clients, url, limit) if depth else []
+    if as_json:
+        print_json(
+            {
+                "stack": config.stack,
+                "region": clients.region,
+                "queue_url": url,
+                "approximate_messages": depth,
+                "messages": [letter.as_json() for letter in letters],
+            }
+        )
+        return
+    title = f"queue {url.rsplit('/', 1)[-1]}: ~{depth} message(s), {len(letters)} shown"
+    out.print(ops_render.dead_letters_table(letters, title))
+
+
+@dlq_app.command("redrive")
+@guarded
+@with_options(NAMES, COMMON)
+def dlq_redrive(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and report; invoke and delete nothing.")
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Write bad records to this new JSON-lines file."),
+    ] = None,
+    purge_bad: Annotated[
+        bool, typer.Option("--purge-bad", help="Delete bad records (after --export, if given).")
+    ] = False,
+    **options: Any,
+) -> None:
+    """Replay failed batches from the stream through the function; delete each message only
+    after the function took every record. Bad records are never re-sent. Exit 3 if any failed."""
+    from cryptoconsumer.errors import InputError
+    from cryptoconsumer.ops import redrive
+
+    if export is not None and export.exists():
+        raise InputError(f"--export {export} already exists; refusing to overwrite it")
+    config, clients, as_json = _setup(options)
+
+    def progress(outcome: Any) -> None:
+        if not as_json:
+            err.print(f"  {outcome.action}: {outcome.kind} {outcome.message_id} {outcome.detail}")
+
+    report = redrive.redrive(
+        config,
+        clients,
+        dry_run=dry_run,
+        export_path=export,
+        purge_bad=purge_bad,
+        progress=progress,
+    )
+    if as_json:
+        print_json(
+            {
+                "stack": config.stack,
+                "region": clients.region,
+                "dry_run": report.dry_run,
+                "counts": report.counts,
+                "messages": [outcome.as_json() for outcome in report.outcomes],
+            }
+        )
+    else:
+        out.print(ops_render.redrive_table(report))
+    if report.count("failed"):
+        raise typer.Exit(EXIT_NOT_OK)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (check, logs, latest, history):
+        app.command()(command)
+    app.add_typer(dlq_app, name="dlq")
