@@ -18,11 +18,14 @@ STREAM_ARN = re.compile(
 )
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# AWS means ASCII by \w; and `$` alone would let "name\n" through: checks use fullmatch.
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 RUNTIME = re.compile(r"^python3\.\d{1,2}$")
-POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$")
+POLICY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$", re.ASCII
+)
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -157,7 +160,7 @@ def parse_stream_arn(arn: str) -> StreamRef:
 
 
 def _check_name(kind: str, value: str, pattern: re.Pattern[str], rule: str) -> str:
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise InputError(f"invalid {kind} name {value!r}: must be {rule}")
     return value
 
@@ -235,14 +238,14 @@ def build_config(options: StackOptions) -> StackConfig:
             f"({', '.join(map(str, LOG_RETENTION_DAYS))})"
         )
     for arn in o.managed_policies:
-        if not POLICY_ARN.match(arn):
+        if not POLICY_ARN.fullmatch(arn):
             raise InputError(f"--managed-policy {arn!r} is not an IAM policy ARN")
         if arn.rsplit("/", 1)[-1].endswith("FullAccess"):
             raise InputError(
                 f"--managed-policy {arn!r}: *FullAccess policies defeat least privilege; "
                 "attach a narrower policy"
             )
-    if not RUNTIME.match(o.runtime):
+    if not RUNTIME.fullmatch(o.runtime):
         raise InputError(f"--runtime {o.runtime!r} is not a Python runtime (python3.N)")
     if o.architecture not in ARCHITECTURES:
         raise InputError(f"--architecture must be one of {', '.join(ARCHITECTURES)}")
