@@ -30,6 +30,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 PUT_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 2.0
+MIN_WAIT_SECONDS = 0.001
 
 PRICE_PLACES = Decimal("0.00000001")
 STEP_PLACES = Decimal("0.000001")
@@ -215,16 +216,25 @@ class Pacer:
         self.clock = clock
         self.start = clock()
 
+    def due_at(self, index: int) -> float:
+        assert self.rate
+        return self.start + index / self.rate
+
     def due(self, sent: int, total: int) -> int:
-        """How many more records may be sent now."""
+        """How many more records may be sent now (at most one call's worth)."""
         if not self.rate:
             return total - sent
-        allowed = int((self.clock() - self.start) * self.rate) + 1
-        return max(0, min(total, allowed) - sent)
+        now = self.clock()
+        count = 0
+        while sent + count < total and count < MAX_RECORDS_PER_CALL:
+            if self.due_at(sent + count) > now:
+                break
+            count += 1
+        return count
 
     def wait_seconds(self, sent: int) -> float:
-        assert self.rate
-        return max(0.0, self.start + sent / self.rate - self.clock())
+        # Never zero: a wait must move a clock forward, or a rounding error could spin.
+        return max(MIN_WAIT_SECONDS, self.due_at(sent) - self.clock())
 
 
 def put_batch(
