@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
+from tests.harness import api_calls, run
 from tests.moto_server import MotoServer
+
+# CliRunner fixtures (tests/harness.py), offered to every test that asks for them.
+__all__ = ["api_calls", "run"]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

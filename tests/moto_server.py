@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import threading
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -93,6 +94,7 @@ class RecordingApp:
         self.kill_at = 0
         self.killed_after: Request | None = None
         self.before: Callable[[Request], None] | None = None
+        self.in_flight = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
@@ -101,6 +103,17 @@ class RecordingApp:
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         request = identify(environ, body)
+        with self.lock:
+            self.in_flight += 1
+        try:
+            return self._handle(request, environ, start_response)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _handle(
+        self, request: Request, environ: dict[str, Any], start_response: Any
+    ) -> Iterable[bytes]:
         if self.before is not None:
             self.before(request)
         with self.lock:
@@ -182,6 +195,16 @@ class MotoServer:
             self.app.kill_pid = pid
             self.app.kill_at = n
             self.app.killed_after = None
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until no request is being handled: a killed client's last calls may still run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.app.lock:
+                if self.app.in_flight == 0:
+                    return
+            time.sleep(0.01)
+        raise TimeoutError("the moto server is still handling requests")
 
     def disarm(self) -> None:
         with self.app.lock:

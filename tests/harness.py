@@ -3,6 +3,8 @@
 Two independent witnesses count AWS calls: the server's request log (what reached "AWS") and
 `api_calls`, a wrapper around botocore's one entry point for every operation of every client
 in this process (what the code tried, even towards another endpoint).
+
+tests/conftest.py offers the fixtures `run` and `api_calls` to every test.
 """
 
 from __future__ import annotations
