@@ -55,6 +55,10 @@ class ShardHost(Protocol):
 
     def now(self) -> float: ...
 
+    def record_invocation(
+        self, code: FunctionCode, invocation: Invocation, iterator_age_ms: float
+    ) -> None: ...
+
     def log(self, line: str) -> None: ...
 
     def report(self, key: str, line: str) -> None: ...
@@ -222,9 +226,11 @@ class ShardConsumer:
         self, config: MappingConfig, code: FunctionCode, role: str, segment: Segment
     ) -> Invocation:
         source = EventSource(self.stream_arn, self.region, role)
+        # Lambda's IteratorAge: how old the batch's newest record is when the function gets it.
+        iterator_age_ms = (self.host.now() - segment.records[-1].arrival) * 1000
         invocation = self.host.runner.invoke(code, kinesis_event(segment.records, source))
         segment.invocations += 1
-        self.host.stats.add(invocations=1, failed_invocations=int(invocation.failed))
+        self.host.record_invocation(code, invocation, iterator_age_ms)
         segment.last_request_id = invocation.request_id
         segment.last_error = invocation.error_type
         outcome = f"error {invocation.error_type}" if invocation.failed else "ok"

@@ -21,7 +21,7 @@ from typing import IO, Any
 from cryptoconsumer.aws import AwsTarget, Clients
 from cryptoconsumer.local.consumer import ShardConsumer
 from cryptoconsumer.local.mapping import MappingConfig
-from cryptoconsumer.local.runner import FunctionCode, Runner
+from cryptoconsumer.local.runner import FunctionCode, Invocation, Runner
 
 SCAN_SECONDS = 1.0
 # Stop waits this long for a shard reader that is in the middle of an invocation.
@@ -303,6 +303,29 @@ class Poller:
 
     def now(self) -> float:
         return self._clock()
+
+    def record_invocation(
+        self, code: FunctionCode, invocation: Invocation, iterator_age_ms: float
+    ) -> None:
+        """Count it, and publish the metrics Lambda publishes, so `status` can judge health."""
+        self.stats.add(invocations=1, failed_invocations=int(invocation.failed))
+        dimensions = [{"Name": "FunctionName", "Value": code.name}]
+        values = (
+            ("Invocations", 1.0, "Count"),
+            ("Errors", float(invocation.failed), "Count"),
+            ("Duration", invocation.seconds * 1000, "Milliseconds"),
+            ("IteratorAge", max(0.0, iterator_age_ms), "Milliseconds"),
+        )
+        try:
+            self.clients(code.region).cloudwatch.put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit}
+                    for name, value, unit in values
+                ],
+            )
+        except Exception as err:
+            self.report(f"metrics/{code.name}", f"cannot publish metrics of {code.name}: {err}")
 
     def log(self, line: str) -> None:
         if self._log is not None:

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -171,8 +172,17 @@ def test_every_command_works_against_local_start(
         "30 items in the table",
         lambda: dynamodb.scan(TableName="loc_intraday", Select="COUNT")["Count"] == 30,
     )
-    status = invoke("status", *desired)
-    assert status.exit_code == 0, status.output
+
+    def status() -> dict[str, Any]:
+        result = invoke("status", *desired, "--output", "json")
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    # CloudWatch (and moto) show a datapoint once its second has passed.
+    wait_for("the poller's metrics", lambda: status()["metrics"]["invocations"])
+    metrics = status()["metrics"]
+    assert metrics["errors"] == 0
+    assert metrics["max_iterator_age_ms"] is not None
     destroyed = invoke("destroy", "--delete-table", "--yes", *common, "--region", "us-east-1")
     assert destroyed.exit_code == 0, destroyed.output
 
