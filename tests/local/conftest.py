@@ -114,6 +114,7 @@ class Harness:
     poller: Poller
     clients: Clients
     tmp_path: Path
+    poller_log: list[str]
     clock_offset: list[float] = field(default_factory=lambda: [0.0])
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -196,6 +197,7 @@ class Harness:
 def harness(tmp_path: Path) -> Iterator[Harness]:
     emulator = start_emulator()
     offset = [0.0]
+    poller_log: list[str] = []
     poller = Poller(
         emulator.endpoint_url,
         regions=regions_with_functions,
@@ -205,13 +207,15 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
         function_log=(tmp_path / "function-output.log").open("w"),
         clock=lambda: time.time() + offset[0],
         scan_seconds=0.1,
-        log=lambda line: print("POLLER", line, flush=True),
+        log=poller_log.append,
     )
     poller.start()
     target = AwsTarget(region=REGION, endpoint_url=emulator.endpoint_url)
     clients = Clients(target, session=fake_session(REGION))
     try:
-        yield Harness(emulator.endpoint_url, poller, clients, tmp_path, offset)
+        yield Harness(emulator.endpoint_url, poller, clients, tmp_path, poller_log, offset)
     finally:
         poller.stop()
         emulator.stop()
+        # Shown by pytest when the test failed: what the poller did.
+        print("\n".join(poller_log))
