@@ -88,6 +88,7 @@ class ShardConsumer:
         self.closed_shard = False
         self.finished = False
         self.stopped = threading.Event()
+        self.positioned = threading.Event()
         self.pending: list[StreamRecord] = []
         self._iterator: str | None = None
         self._last_read: str | None = None
@@ -107,6 +108,11 @@ class ShardConsumer:
 
     def _run(self) -> None:
         try:
+            config = self.host.mapping(self.uuid)
+            if config is not None:
+                # LATEST means "from when the reader is positioned": do that first, at once.
+                self._iterator = self._new_iterator(config)
+                self.positioned.set()
             while not self.stopped.is_set():
                 config = self.host.mapping(self.uuid)
                 if config is None or not config.enabled:

@@ -111,11 +111,11 @@ class Poller:
             self._thread.join(timeout=STOP_SECONDS)
 
     def polling(self, uuid: str) -> bool:
-        """Whether the mapping has a reader on every shard it has seen so far."""
+        """Whether every shard seen so far has a reader positioned in it (or read to its end)."""
         with self._lock:
             state = self._mappings.get(uuid)
             return bool(state and state.consumers) and all(
-                c.alive or c.finished for c in state.consumers.values()
+                (c.alive and c.positioned.is_set()) or c.finished for c in state.consumers.values()
             )
 
     def _scan_forever(self) -> None:
