@@ -112,6 +112,7 @@ def local_start(
             stream_arn = pipeline.create_stream(clients, create_stream, shards)
         out.print(_usage(running, stream_arn))
         _serve_until_interrupted()
+        err.print(running.poller.stats.summary())
 
 
 @guarded

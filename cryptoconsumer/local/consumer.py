@@ -90,7 +90,7 @@ class ShardConsumer:
         self.stopped = threading.Event()
         self.positioned = threading.Event()
         self.pending: list[StreamRecord] = []
-        self._iterator: str | None = None
+        self._iterator: str | None = None  # positioned by _run before the first read
         self._last_read: str | None = None
         self.thread = threading.Thread(
             target=self._run, daemon=True, name=f"poll-{uuid[:8]}-{shard_id}"
@@ -142,8 +142,6 @@ class ShardConsumer:
 
     def _read(self, config: MappingConfig, limit: int) -> list[StreamRecord]:
         client = self.host.kinesis(self.region)
-        if self._iterator is None:
-            self._iterator = self._new_iterator(config)
         try:
             answer = client.get_records(
                 StreamARN=self.stream_arn, ShardIterator=self._iterator, Limit=limit
@@ -190,7 +188,10 @@ class ShardConsumer:
                 continue
             found = self.host.function(config.function_arn)
             if found is None:
-                self.host.log(f"{self.uuid}: function {config.function_arn} not found; waiting")
+                self.host.report(
+                    f"{self.uuid}/function",
+                    f"{self.uuid}: function {config.function_arn} not found; waiting for it",
+                )
                 segments.appendleft(segment)
                 self.stopped.wait(RETRY_MAX_SECONDS)
                 continue

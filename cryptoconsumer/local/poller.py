@@ -8,8 +8,6 @@ disabled and enabled again, and are dropped when it is deleted. Shards that appe
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import threading
 import time
@@ -22,6 +20,7 @@ from cryptoconsumer.aws import AwsTarget, Clients
 from cryptoconsumer.local.consumer import ShardConsumer
 from cryptoconsumer.local.mapping import MappingConfig
 from cryptoconsumer.local.runner import FunctionCode, Invocation, Runner
+from cryptoconsumer.package import Package
 
 SCAN_SECONDS = 1.0
 # Stop waits this long for a shard reader that is in the middle of an invocation.
@@ -44,6 +43,12 @@ class PollerStats:
             for name, count in counts.items():
                 setattr(self, name, getattr(self, name) + count)
 
+    def summary(self) -> str:
+        return (
+            f"{self.invocations} invocation(s), {self.failed_invocations} failed; "
+            f"{self.delivered_records} record(s) delivered, {self.discarded_records} discarded"
+        )
+
 
 @dataclass
 class _MappingState:
@@ -51,10 +56,6 @@ class _MappingState:
     initial_shards: set[str] = field(default_factory=set)
     finished_shards: set[str] = field(default_factory=set)
     consumers: dict[str, ShardConsumer] = field(default_factory=dict)
-
-
-def code_sha256(zip_bytes: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
 
 
 class Poller:
@@ -255,7 +256,7 @@ class Poller:
             zip_bytes = self._zips.get(sha)
         if zip_bytes is None:
             zip_bytes = self._read_zip(configuration["FunctionArn"])
-            if not zip_bytes or code_sha256(zip_bytes) != sha:
+            if not zip_bytes or Package(zip_bytes, ()).code_sha256 != sha:
                 return None
             with self._lock:
                 self._zips[sha] = zip_bytes

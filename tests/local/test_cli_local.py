@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,20 @@ def test_local_start_on_a_taken_port_fails_in_one_line() -> None:
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
+@dataclass
+class LocalStart:
+    process: subprocess.Popen[str]
+    stdout: list[str]
+    stderr: list[str]
+
+    @property
+    def endpoint(self) -> str:
+        banner = next(line for line in self.stdout if " on http" in line)
+        return banner.split(" on ", 1)[1].split()[0]
+
+
 @pytest.fixture
-def local_start(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+def local_start(tmp_path: Path) -> Iterator[LocalStart]:
     """`cryptoconsumer local start --port 0 --create-stream ticks` in its own process."""
     process = subprocess.Popen(
         [*CLI, "local", "start", "--port", "0", "--create-stream", "ticks"],
@@ -121,33 +134,25 @@ def local_start(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, li
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stdout is not None
-    lines: list[str] = []
-
-    def collect() -> None:
-        assert process.stdout is not None
-        lines.extend(process.stdout)
-
-    threading.Thread(target=collect, daemon=True).start()
-    banner = wait_for("the endpoint banner", lambda: next((x for x in lines if "on http" in x), ""))
-    endpoint = banner.split(" on ", 1)[1].split()[0]
+    started = LocalStart(process, [], [])
+    # Both pipes are drained all along, so the server can never block on a full pipe.
+    for pipe, lines in ((process.stdout, started.stdout), (process.stderr, started.stderr)):
+        threading.Thread(target=lines.extend, args=(pipe,), daemon=True).start()
+    wait_for("the endpoint banner", lambda: any(" on http" in x for x in started.stdout))
     try:
-        yield process, endpoint, lines
+        yield started
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
 
 
-def test_every_command_works_against_local_start(
-    local_start: tuple[subprocess.Popen[str], str, list[str]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_every_command_works_against_local_start(local_start: LocalStart) -> None:
     import boto3
 
-    process, endpoint, lines = local_start
+    endpoint = local_start.endpoint
     stream = "arn:aws:kinesis:us-east-1:123456789012:stream/ticks"
-    assert any(stream in line for line in lines)
+    assert any(stream in line for line in local_start.stdout)
     common = ["--stack", "loc", "--endpoint-url", endpoint]
     desired = ["--stream-arn", stream, "--starting-position", "TRIM_HORIZON", *common]
 
@@ -186,7 +191,7 @@ def test_every_command_works_against_local_start(
     destroyed = invoke("destroy", "--delete-table", "--yes", *common, "--region", "us-east-1")
     assert destroyed.exit_code == 0, destroyed.output
 
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=10) == 0
-    assert process.stderr is not None
-    assert "Traceback" not in process.stderr.read()
+    local_start.process.send_signal(signal.SIGTERM)
+    assert local_start.process.wait(timeout=10) == 0
+    wait_for("the summary", lambda: any("invocation(s)" in x for x in local_start.stderr))
+    assert "Traceback" not in "".join(local_start.stderr)
