@@ -194,9 +194,11 @@ def _keep_instructions(result: DemoResult, endpoint: str) -> str:
         f"  export AWS_ENDPOINT_URL={endpoint}\n"
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
         f"  export AWS_DEFAULT_REGION={LOCAL_REGION}\n"
-        f"  cryptoconsumer status --stack demo --stream-arn {result.stream_arn}\n"
+        f"  cryptoconsumer status --stack demo --stream-arn {result.stream_arn} "
+        "--starting-position TRIM_HORIZON\n"
         f"  cryptoconsumer produce --stream-arn {result.stream_arn} --count 50\n"
-        f"  cryptoconsumer destroy --stack demo --delete-table --yes\n"
+        "  cryptoconsumer dlq list --stack demo\n"
+        "  cryptoconsumer destroy --stack demo --delete-table --yes\n"
     )
 
 

@@ -123,11 +123,9 @@ class LocalStart:
         return banner.split(" on ", 1)[1].split()[0]
 
 
-@pytest.fixture
-def local_start(tmp_path: Path) -> Iterator[LocalStart]:
-    """`cryptoconsumer local start --port 0 --create-stream ticks` in its own process."""
+def start_in_background(tmp_path: Path, *args: str) -> LocalStart:
     process = subprocess.Popen(
-        [*CLI, "local", "start", "--port", "0", "--create-stream", "ticks"],
+        [*CLI, *args],
         cwd=tmp_path,
         env=fresh_machine_env(tmp_path),
         stdout=subprocess.PIPE,
@@ -138,13 +136,44 @@ def local_start(tmp_path: Path) -> Iterator[LocalStart]:
     # Both pipes are drained all along, so the server can never block on a full pipe.
     for pipe, lines in ((process.stdout, started.stdout), (process.stderr, started.stderr)):
         threading.Thread(target=lines.extend, args=(pipe,), daemon=True).start()
-    wait_for("the endpoint banner", lambda: any(" on http" in x for x in started.stdout))
+    return started
+
+
+@pytest.fixture
+def local_start(tmp_path: Path) -> Iterator[LocalStart]:
+    """`cryptoconsumer local start --port 0 --create-stream ticks` in its own process."""
+    started = start_in_background(
+        tmp_path, "local", "start", "--port", "0", "--create-stream", "ticks"
+    )
     try:
+        wait_for("the endpoint banner", lambda: any(" on http" in x for x in started.stdout))
         yield started
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+        if started.process.poll() is None:
+            started.process.kill()
+        started.process.wait(timeout=10)
+
+
+def test_demo_keep_leaves_everything_up_until_interrupted(tmp_path: Path) -> None:
+    import boto3
+
+    demo = start_in_background(
+        tmp_path, "demo", "--records", "6", "--bad-records", "1", "--keep", "--output", "json"
+    )
+    try:
+        wait_for("the instructions", lambda: any(" on http" in x for x in demo.stderr), 60)
+        document = json.loads("".join(demo.stdout))
+        assert (document["table_items"], document["dead_lettered"]) == (6, 1)
+        banner = next(line for line in demo.stderr if " on http" in line)
+        endpoint = banner.split(" on ", 1)[1].split()[0]
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        assert dynamodb.scan(TableName="demo_intraday", Select="COUNT")["Count"] == 6
+
+        demo.process.send_signal(signal.SIGTERM)
+        assert demo.process.wait(timeout=10) == 0
+    finally:
+        if demo.process.poll() is None:
+            demo.process.kill()
 
 
 def test_every_command_works_against_local_start(local_start: LocalStart) -> None:
