@@ -119,8 +119,13 @@ class LocalStart:
 
     @property
     def endpoint(self) -> str:
-        banner = next(line for line in self.stdout if " on http" in line)
-        return banner.split(" on ", 1)[1].split()[0]
+        return endpoint_in(self.stdout)
+
+
+def endpoint_in(lines: list[str]) -> str:
+    """The URL in the "... on http://127.0.0.1:PORT ..." line both commands print."""
+    banner = next(line for line in lines if " on http" in line)
+    return banner.split(" on ", 1)[1].split()[0]
 
 
 def start_in_background(tmp_path: Path, *args: str) -> LocalStart:
@@ -164,8 +169,7 @@ def test_demo_keep_leaves_everything_up_until_interrupted(tmp_path: Path) -> Non
         wait_for("the instructions", lambda: any(" on http" in x for x in demo.stderr), 60)
         document = json.loads("".join(demo.stdout))
         assert (document["table_items"], document["dead_lettered"]) == (6, 1)
-        banner = next(line for line in demo.stderr if " on http" in line)
-        endpoint = banner.split(" on ", 1)[1].split()[0]
+        endpoint = endpoint_in(demo.stderr)
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         assert dynamodb.scan(TableName="demo_intraday", Select="COUNT")["Count"] == 6
 
