@@ -98,6 +98,14 @@ class MappingSpec:
 
 
 @dataclass(frozen=True)
+class ConsumerSpec:
+    """A registered stream consumer for enhanced fan-out; FUNCTION-efo (consumers take no tags,
+    so the deterministic name is half of how they are recognised as ours)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `up` would make, named and sized; `stream` is None when not given."""
 
@@ -111,6 +119,7 @@ class StackConfig:
     mapping: MappingSpec
     stream: StreamRef | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    consumer: ConsumerSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,7 @@ class StackOptions:
     parallelization_factor: int = 1
     max_retries: int = 3
     max_record_age: int = 3600
+    enhanced_fan_out: bool = False
 
 
 def parse_stream_arn(arn: str) -> StreamRef:
@@ -300,4 +310,6 @@ def build_config(options: StackOptions) -> StackConfig:
         ),
         stream=stream,
         tags={STACK_TAG: o.stack, MANAGED_BY[0]: MANAGED_BY[1]},
+        # A function name (1-64 of A-Z a-z 0-9 _ -) + "-efo" is always a valid consumer name.
+        consumer=ConsumerSpec(name=f"{function_name}-efo") if o.enhanced_fan_out else None,
     )

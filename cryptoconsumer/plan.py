@@ -25,6 +25,14 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "log_group": (),
     "role": (),
     "function": ("role", "queue", "log_group"),
+    "consumer": (),
+    "mapping": ("function", "table", "queue", "role", "consumer"),
+}
+# Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
+# reads through it has been replaced by one on the stream.
+UP_ORDER_RETIRING_CONSUMER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
+    **UP_ORDER,
+    "consumer": ("mapping",),
     "mapping": ("function", "table", "queue", "role"),
 }
 DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
@@ -34,6 +42,7 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "role": ("function", "mapping"),
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
+    "consumer": ("mapping",),
 }
 MUTATING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 
@@ -55,6 +64,11 @@ class Plan:
         return [change for change in self.changes if change.resource == resource]
 
 
+def up_order(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
+    retiring = any(c.resource == "consumer" and c.action == "delete" for c in plan.changes)
+    return UP_ORDER_RETIRING_CONSUMER if retiring else UP_ORDER
+
+
 def execute(
     plan: Plan,
     ctx: Context,
@@ -64,7 +78,7 @@ def execute(
 
     Work already started finishes (an AWS call cannot be taken back); nothing new starts.
     """
-    order = UP_ORDER if plan.kind == "up" else DESTROY_ORDER
+    order = DESTROY_ORDER if plan.kind == "destroy" else up_order(plan)
     outputs: dict[str, str | None] = dict(plan.outputs)
     done: set[ResourceKind] = set()
     pending: set[ResourceKind] = {r for r in order if plan.for_resource(r)}

@@ -15,6 +15,7 @@ from cryptoconsumer import package
 from cryptoconsumer.aws import Clients, error_code, translated
 from cryptoconsumer.config import StackConfig
 from cryptoconsumer.errors import AwsError, OwnershipError
+from cryptoconsumer.ops import fanout
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
@@ -41,6 +42,7 @@ class Observed:
     role: role.ObservedRole | None
     function: function.ObservedFunction | None
     mappings: tuple[mapping.ObservedMapping, ...]
+    consumer: fanout.ObservedConsumer | None = None
 
     def arns(self) -> list[str]:
         found = [
@@ -86,10 +88,17 @@ def read(ctx: Context, *, with_stream: bool) -> Observed:
         "stream": (lambda: read_stream(ctx.clients, config.stream.arn))
         if with_stream and config.stream
         else (lambda: None),
+        "consumer": (lambda: fanout.read(ctx, config.stream.arn, config.consumer))
+        if config.consumer and config.stream
+        else (lambda: None),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers)) as pool:
         futures = {name: pool.submit(reader) for name, reader in readers.items()}
         results = {name: future.result() for name, future in futures.items()}
+    if results["consumer"] is None:
+        # Without --enhanced-fan-out (status, destroy, switching it off), the consumer in use
+        # is the one the mapping reads through.
+        results["consumer"] = fanout.read_source(ctx, [m.source_arn for m in results["mappings"]])
     return Observed(**results)
 
 
@@ -132,9 +141,12 @@ def check_ownership(config: StackConfig, observed: Observed) -> None:
                 f"cryptoconsumer:stack={config.stack}: it belongs to someone else; "
                 "refusing to change it (choose another name or --stack)"
             )
-    source = config.stream.arn if config.stream else None
+    sources = {config.stream.arn if config.stream else None}
+    if observed.consumer is not None:
+        sources.add(observed.consumer.arn)
     for found_mapping in observed.mappings:
-        if found_mapping.source_arn == source and not owned(found_mapping.tags, config.stack):
+        source = found_mapping.source_arn
+        if source in sources and not owned(found_mapping.tags, config.stack):
             raise OwnershipError(
                 f"mapping {found_mapping.uuid} from {source} to {config.function.name} exists "
                 f"but is not tagged cryptoconsumer:stack={config.stack}; refusing to change it"
@@ -169,6 +181,9 @@ def desired(ctx: Context, observed: Observed) -> Desired:
         log_group_arn=ctx.arn("logs", f"log-group:{config.log_group.name}"),
         queue_arn=queue_arn,
         kms_key_arn=_kms_key_arn(ctx, observed.stream),
+        consumer_arn=fanout.grant_resource(config.stream.arn, config.consumer.name)
+        if config.consumer
+        else None,
     )
     role_arn = (
         observed.role.arn
@@ -197,14 +212,28 @@ def desired_function(
     )
 
 
-def desired_mapping(config: StackConfig, want: Desired) -> mapping.DesiredMapping:
+def desired_mapping(
+    config: StackConfig, want: Desired, consumer_arn: str | None = None
+) -> mapping.DesiredMapping:
+    """The mapping reads the stream, or with enhanced fan-out the stack's consumer of it."""
     assert config.stream is not None
+    source = config.stream.arn
+    if config.consumer is not None:
+        source = consumer_arn or fanout.pending_arn(config.stream.arn, config.consumer.name)
     return mapping.DesiredMapping(
         spec=config.mapping,
         function_name=config.function.name,
-        source_arn=config.stream.arn,
+        source_arn=source,
         destination_arn=want.queue_arn,
     )
+
+
+def consumer_arn(config: StackConfig, observed: Observed) -> str | None:
+    """The ARN of the stack's registered consumer, when enhanced fan-out is on and it exists."""
+    found = observed.consumer
+    if config.consumer is None or found is None or found.name != config.consumer.name:
+        return None
+    return None if found.status == "DELETING" else found.arn
 
 
 def _check_stream(observed: Observed) -> None:
@@ -254,8 +283,16 @@ def plan_up(
             ctx, desired_function(config, want, queue_url, want.role_arn), observed.function
         )
     )
+    consumer_change = fanout.plan(
+        ctx, config.consumer, config.stream.arn, observed.consumer, observed.mappings
+    )
+    if consumer_change is not None:
+        changes.append(consumer_change)
     changes += mapping.plan(
-        ctx, desired_mapping(config, want), list(observed.mappings), replace_mapping
+        ctx,
+        desired_mapping(config, want, consumer_arn(config, observed)),
+        list(observed.mappings),
+        replace_mapping,
     )
     outputs = {
         "stream_arn": config.stream.arn,
@@ -288,6 +325,8 @@ def plan_destroy(
     observed = read(ctx, with_stream=False)
     label = f"mappings of {config.function.name}"
     changes: list[Change] = mapping.plan_delete(list(observed.mappings), config.stack, label)
+    if observed.consumer is not None:
+        changes.append(fanout.plan_delete(observed.consumer, observed.mappings, config.stack))
     changes.append(function.plan_delete(observed.function, config.function, config.stack))
     changes.append(log_group.plan_delete(observed.log_group, config.log_group, config.stack))
     changes.append(role.plan_delete(observed.role, config.role, config.stack))
@@ -321,7 +360,12 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
         "log_group": lambda ctx, change, _: log_group.apply(ctx, config.log_group, change),
         "role": lambda ctx, change, _: role.apply(ctx, config.role, want.grants, change),
         "function": function_step,
-        "mapping": lambda ctx, change, _: mapping.apply(ctx, desired_mapping(config, want), change),
+        "consumer": lambda ctx, change, _: fanout.apply(
+            ctx, config.consumer, config.stream.arn, change
+        ),
+        "mapping": lambda ctx, change, outputs: mapping.apply(
+            ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change
+        ),
     }
     outputs = run_plan(prepared.plan, ctx, steps)
     outputs.pop("queue_arn", None)
@@ -340,6 +384,7 @@ def _delete_step(delete: Callable[[Context, Change], None]) -> Any:
 
 DESTROY_STEPS: dict[ResourceKind, Any] = {
     "mapping": _delete_step(mapping.delete),
+    "consumer": _delete_step(fanout.delete),
     "function": _delete_step(function.delete),
     "log_group": _delete_step(log_group.delete),
     "role": _delete_step(role.delete),

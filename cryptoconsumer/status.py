@@ -6,10 +6,12 @@ from dataclasses import dataclass, field, replace
 
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig, parse_stream_arn
+from cryptoconsumer.ops import fanout
 from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources.base import Context, owned
 from cryptoconsumer.stack import (
     Observed,
+    consumer_arn,
     desired,
     desired_function,
     desired_mapping,
@@ -170,8 +172,11 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
                 tuple(problems),
             )
         )
+    rows += _consumer_rows(config, observed)
     ours = [
-        m for m in observed.mappings if config.stream is None or m.source_arn == config.stream.arn
+        m
+        for m in observed.mappings
+        if config.stream is None or fanout.stream_of(m.source_arn) == config.stream.arn
     ]
     if not ours:
         label = (
@@ -183,10 +188,8 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
     for m in ours:
         drift = ()
         if want:
-            drift = tuple(
-                mapping.drift(desired_mapping(config, want), m)
-                + mapping.replacement_reasons(desired_mapping(config, want), m)
-            )
+            wanted = desired_mapping(config, want, consumer_arn(config, observed))
+            drift = tuple(mapping.drift(wanted, m) + mapping.replacement_reasons(wanted, m))
         problems = [] if m.state == "Enabled" else [f"state {m.state} {m.state_reason}".strip()]
         if m.last_processing_result and m.last_processing_result not in (
             "OK",
@@ -204,3 +207,17 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
         else replace(row, problems=(*row.problems, "not tagged for this stack"))
         for row in rows
     ]
+
+
+def _consumer_rows(config: StackConfig, observed: Observed) -> list[ResourceStatus]:
+    """The enhanced fan-out consumer: wanted (--enhanced-fan-out) or in use by the mapping."""
+    found = observed.consumer
+    if config.consumer is not None and (found is None or found.name != config.consumer.name):
+        return [_missing("consumer", config.consumer.name)]
+    if found is None:
+        return []
+    drift = () if config.consumer else ("enhanced fan-out is off: `up` would deregister it",)
+    problems = () if found.status == fanout.ACTIVE else (f"status {found.status}",)
+    # Consumers take no tags: ours means our name and the source of our own mapping.
+    ours = fanout.ours(found, observed.mappings, config.stack)
+    return [ResourceStatus("consumer", found.name, True, ours, found.status, drift, problems)]

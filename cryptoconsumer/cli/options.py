@@ -139,6 +139,13 @@ DESIRED = [
         "--max-record-age",
         "Skip records older than this, seconds (-1 = forever).",
     ),
+    _option(
+        "enhanced_fan_out",
+        bool,
+        False,
+        "--enhanced-fan-out/--no-enhanced-fan-out",
+        "Read through a registered stream consumer (2 MB/s per shard of its own).",
+    ),
 ]
 
 

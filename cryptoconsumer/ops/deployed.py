@@ -7,15 +7,9 @@ from dataclasses import dataclass
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig
 from cryptoconsumer.errors import AwsError
+from cryptoconsumer.ops.fanout import CONSUMER_MARKER, stream_of
 from cryptoconsumer.resources import mapping
 from cryptoconsumer.resources.base import Context, owned
-
-CONSUMER_MARKER = "/consumer/"
-
-
-def stream_of(source_arn: str) -> str:
-    """The stream ARN of a mapping source: the stream itself or one of its consumers."""
-    return source_arn.split(CONSUMER_MARKER, 1)[0]
 
 
 @dataclass(frozen=True)
