@@ -20,7 +20,6 @@ from cryptoconsumer.errors import CryptoConsumerError
 LOCAL_EXTRA_MISSING = (
     "the local emulator needs the 'local' extra: pip install 'cryptoconsumer[local]'"
 )
-DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -17,7 +18,7 @@ from cryptoconsumer.local.emulator import (
     regions_with_functions,
     start_emulator,
 )
-from cryptoconsumer.local.poller import Poller
+from cryptoconsumer.local.poller import SCAN_SECONDS, Poller
 
 
 @dataclass
@@ -42,8 +43,13 @@ def running(
     *,
     log: Callable[[str], None] | None = None,
     function_log: IO[str] | None = None,
+    clock: Callable[[], float] = time.time,
+    scan_seconds: float = SCAN_SECONDS,
 ) -> Iterator[LocalPipeline]:
-    """Start the emulator and the poller; stop both (and drop the emulator's state) on exit."""
+    """Start the emulator and the poller; stop both (and drop the emulator's state) on exit.
+
+    `clock` and `scan_seconds` are the poller's; tests move its clock and scan faster.
+    """
     emulator = start_emulator(host, port)
     try:
         poller = Poller(
@@ -54,6 +60,8 @@ def running(
             starting_timestamp=mapping_starting_timestamp,
             function_log=function_log,
             log=log,
+            clock=clock,
+            scan_seconds=scan_seconds,
         )
         poller.start()
         try:

@@ -25,14 +25,8 @@ from typing import Any
 
 import pytest
 
-from cryptoconsumer.aws import AwsTarget, Clients
-from cryptoconsumer.local.emulator import (
-    deployed_zip,
-    fake_session,
-    mapping_starting_timestamp,
-    regions_with_functions,
-    start_emulator,
-)
+from cryptoconsumer.aws import Clients
+from cryptoconsumer.local.pipeline import running
 from cryptoconsumer.local.poller import Poller
 
 REGION = "us-east-1"
@@ -195,27 +189,18 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    emulator = start_emulator()
     offset = [0.0]
     poller_log: list[str] = []
-    poller = Poller(
-        emulator.endpoint_url,
-        regions=regions_with_functions,
-        read_zip=deployed_zip,
-        session_factory=fake_session,
-        starting_timestamp=mapping_starting_timestamp,
-        function_log=(tmp_path / "function-output.log").open("w"),
-        clock=lambda: time.time() + offset[0],
-        scan_seconds=0.1,
-        log=poller_log.append,
-    )
-    poller.start()
-    target = AwsTarget(region=REGION, endpoint_url=emulator.endpoint_url)
-    clients = Clients(target, session=fake_session(REGION))
-    try:
-        yield Harness(emulator.endpoint_url, poller, clients, tmp_path, poller_log, offset)
-    finally:
-        poller.stop()
-        emulator.stop()
-        # Shown by pytest when the test failed: what the poller did.
-        print("\n".join(poller_log))
+    with (
+        (tmp_path / "function-output.log").open("w") as function_log,
+        running(
+            log=poller_log.append,
+            function_log=function_log,
+            clock=lambda: time.time() + offset[0],
+            scan_seconds=0.1,
+        ) as pipeline,
+    ):
+        clients = pipeline.clients(REGION)
+        yield Harness(pipeline.endpoint_url, pipeline.poller, clients, tmp_path, poller_log, offset)
+    # Shown by pytest when the test failed: what the poller did.
+    print("\n".join(poller_log))
