@@ -46,7 +46,9 @@ def _serve_until_interrupted() -> None:
     import signal
 
     # A background job ignores SIGINT; SIGTERM must stop it just as cleanly (workers included).
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Only the main thread may set a handler (an embedding caller may run us elsewhere).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     forever = threading.Event()
     try:
         while not forever.wait(3600):
