@@ -308,3 +308,29 @@ def test_new_shards_from_resharding_are_read(harness: Harness) -> None:
     wait_for("the records on the new shards", lambda: sum(map(len, function.batches())) == 7)
     delivered = [seq for batch in function.batches()[1:] for seq in batch]
     assert sorted(delivered) == sorted(after)
+
+
+def test_an_sns_topic_can_be_the_on_failure_destination(harness: Harness) -> None:
+    sns = harness.clients.client("sns")
+    topic = sns.create_topic(Name=harness.name("topic"))["TopicArn"]
+    queue_url, queue_arn = harness.queue()
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    stream = harness.stream()
+    function = harness.function()
+    [bad] = harness.put(stream, "raise")
+
+    harness.mapping(
+        function,
+        stream,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": topic}},
+    )
+
+    [message] = wait_for("the message through the topic", lambda: harness.messages(queue_url))
+    assert message["KinesisBatchInfo"]["startSequenceNumber"] == bad
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
