@@ -23,13 +23,13 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 RUNTIME = re.compile(r"^python3\.\d{1,2}$")
-POLICY_ARN = re.compile(
-    r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$", re.ASCII
-)
+POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$", re.ASCII)
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+# fmt: off
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
+# fmt: on
 STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")
 ARCHITECTURES = ("arm64", "x86_64")
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
@@ -157,8 +157,7 @@ def parse_stream_arn(arn: str) -> StreamRef:
     match = STREAM_ARN.match(arn.strip())
     if not match:
         raise InputError(
-            f"malformed stream ARN {arn!r}: expected "
-            "arn:aws:kinesis:REGION:ACCOUNT:stream/NAME"
+            f"malformed stream ARN {arn!r}: expected arn:aws:kinesis:REGION:ACCOUNT:stream/NAME"
         )
     return StreamRef(
         arn=arn.strip(),
@@ -216,14 +215,18 @@ def build_config(options: StackOptions) -> StackConfig:
         "queue": o.queue_name,
     }
     names.update({kind: name for kind, name in given.items() if name is not None})
-    table_name = _check_name("table", o.table_name or names["table"], TABLE_NAME,
-                             "3-255 of A-Z a-z 0-9 _ . -")
-    function_name = _check_name("function", o.function_name or names["function"],
-                                FUNCTION_NAME, "1-64 of A-Z a-z 0-9 _ -")
-    role_name = _check_name("role", o.role_name or names["role"], ROLE_NAME,
-                            "1-64 of letters, digits and + = , . @ _ -")
-    queue_name = _check_name("queue", o.queue_name or names["queue"], QUEUE_NAME,
-                             "1-80 of A-Z a-z 0-9 _ -")
+    table_name = _check_name(
+        "table", o.table_name or names["table"], TABLE_NAME, "3-255 of A-Z a-z 0-9 _ . -"
+    )
+    function_name = _check_name(
+        "function", o.function_name or names["function"], FUNCTION_NAME, "1-64 of A-Z a-z 0-9 _ -"
+    )
+    role_name = _check_name(
+        "role", o.role_name or names["role"], ROLE_NAME, "1-64 of letters, digits and + = , . @ _ -"
+    )
+    queue_name = _check_name(
+        "queue", o.queue_name or names["queue"], QUEUE_NAME, "1-80 of A-Z a-z 0-9 _ -"
+    )
 
     stream = parse_stream_arn(o.stream_arn) if o.stream_arn else None
     if stream and o.region and stream.region != o.region:
@@ -237,7 +240,9 @@ def build_config(options: StackOptions) -> StackConfig:
         raise InputError(f"--billing-mode must be one of {', '.join(BILLING_MODES)}")
     if o.billing_mode == "PROVISIONED":
         if o.read_capacity is None or o.write_capacity is None:
-            raise InputError("--billing-mode PROVISIONED needs --read-capacity and --write-capacity")
+            raise InputError(
+                "--billing-mode PROVISIONED needs --read-capacity and --write-capacity"
+            )
         _check_range("--read-capacity", o.read_capacity, 1, 40000)
         _check_range("--write-capacity", o.write_capacity, 1, 40000)
     elif o.read_capacity is not None or o.write_capacity is not None:

@@ -7,7 +7,7 @@ Commands that take the whole desired stack (up, plan, status) get its ~25 option
 import inspect
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -62,8 +62,8 @@ def _option(
 
 COMMON = [
     _option("stack", str, "crypto", "--stack", "Stack name; prefixes every default name."),
-    _option("region", Optional[str], None, "--region", "AWS region (default: the stream's)."),
-    _option("profile", Optional[str], None, "--profile", "AWS profile."),
+    _option("region", str | None, None, "--region", "AWS region (default: the stream's)."),
+    _option("profile", str | None, None, "--profile", "AWS profile."),
     inspect.Parameter(
         "endpoint_url",
         inspect.Parameter.KEYWORD_ONLY,
@@ -76,30 +76,30 @@ COMMON = [
 ]
 
 NAMES = [
-    _option("table_name", Optional[str], None, "--table-name", "Default: STACK_intraday."),
+    _option("table_name", str | None, None, "--table-name", "Default: STACK_intraday."),
     _option(
         "function_name",
-        Optional[str],
+        str | None,
         None,
         "--function-name",
         "Default: STACK_data_consumer (log group /aws/lambda/FUNCTION).",
     ),
-    _option("role_name", Optional[str], None, "--role-name", "Default: STACK_data_consumer-role."),
-    _option("queue_name", Optional[str], None, "--queue-name", "Default: STACK_data_consumer-dlq."),
+    _option("role_name", str | None, None, "--role-name", "Default: STACK_data_consumer-role."),
+    _option("queue_name", str | None, None, "--queue-name", "Default: STACK_data_consumer-dlq."),
     _option("dlq", bool, True, "--dlq/--no-dlq", "Create the dead-letter queue."),
 ]
 
 DESIRED = [
-    _option("stream_arn", Optional[str], None, "--stream-arn", "The existing Kinesis stream."),
+    _option("stream_arn", str | None, None, "--stream-arn", "The existing Kinesis stream."),
     _option(
         "billing_mode", str, "PAY_PER_REQUEST", "--billing-mode", "PAY_PER_REQUEST or PROVISIONED."
     ),
-    _option("read_capacity", Optional[int], None, "--read-capacity", "With PROVISIONED."),
-    _option("write_capacity", Optional[int], None, "--write-capacity", "With PROVISIONED."),
+    _option("read_capacity", int | None, None, "--read-capacity", "With PROVISIONED."),
+    _option("write_capacity", int | None, None, "--write-capacity", "With PROVISIONED."),
     _option("log_retention_days", int, 30, "--log-retention-days", "Log retention in days."),
     _option(
         "managed_policy",
-        Optional[list[str]],
+        list[str] | None,
         None,
         "--managed-policy",
         "Extra managed policy ARN to attach (repeatable).",
@@ -118,7 +118,7 @@ DESIRED = [
     ),
     _option(
         "starting_timestamp",
-        Optional[str],
+        str | None,
         None,
         "--starting-timestamp",
         "ISO 8601, with AT_TIMESTAMP.",
