@@ -35,7 +35,9 @@ class MappingConfig:
         return cls(
             uuid=mapping["UUID"],
             function_arn=mapping["FunctionArn"],
-            stream_arn=mapping["EventSourceArn"],
+            # An enhanced fan-out mapping names a stream consumer (STREAM/consumer/NAME:TIME);
+            # the poller reads the stream itself either way.
+            stream_arn=mapping["EventSourceArn"].split("/consumer/", 1)[0],
             state=mapping.get("State", "Enabled"),
             batch_size=int(mapping.get("BatchSize") or 100),
             starting_position=mapping.get("StartingPosition") or "LATEST",

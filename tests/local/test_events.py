@@ -155,3 +155,15 @@ def test_bounded_retries_and_record_age() -> None:
     assert config.expired(100.0, 161.0) and not config.expired(100.0, 160.0)
     assert config.report_item_failures
     assert config.on_failure_arn == "arn:aws:sqs:us-east-1:1:q"
+
+
+def test_an_enhanced_fan_out_mapping_reads_its_stream() -> None:
+    config = MappingConfig.from_api(
+        {
+            "UUID": "u",
+            "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "EventSourceArn": "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/f-efo:17",
+        }
+    )
+    assert config.stream_arn == "arn:aws:kinesis:us-east-1:123456789012:stream/s"
+    assert config.is_kinesis
