@@ -28,6 +28,7 @@ NO_CREDENTIALS = (
     "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
     "(or pass --profile)"
 )
+NO_REGION = "no AWS region: pass --region or set AWS_DEFAULT_REGION (or AWS_REGION)"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def translate(err: Exception, doing: str) -> CryptoConsumerError:
     if isinstance(err, bce.ProfileNotFound):
         return InputError(f"AWS profile not found: {err.kwargs.get('profile', '')}")
     if isinstance(err, bce.NoRegionError):
-        return InputError("no AWS region: pass --region or set AWS_REGION")
+        return InputError(NO_REGION)
     if isinstance(err, bce.EndpointConnectionError | bce.ConnectionClosedError):
         return AwsError(f"{doing}: cannot reach AWS endpoint ({err})", "EndpointConnectionError")
     if isinstance(err, bce.ClientError):
@@ -135,13 +136,16 @@ class Clients:
             )
         except bce.ProfileNotFound as err:
             raise translate(err, "loading the AWS profile") from err
-        region = target.region or self.session.region_name
+        # botocore reads AWS_DEFAULT_REGION only; AWS_REGION is what Lambda and most SDKs set.
+        region = target.region or self.session.region_name or os.environ.get("AWS_REGION")
         if not region:
-            raise InputError("no AWS region: pass --region or set AWS_REGION")
+            raise InputError(NO_REGION)
         self.region: str = region
         self.endpoint_url = target.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        if session is None and is_loopback(self.endpoint_url) and not _has_credentials(
-            self.session
+        if (
+            session is None
+            and is_loopback(self.endpoint_url)
+            and not _has_credentials(self.session)
         ):
             # A local emulator accepts any key; sparing people a fake `aws configure` for it.
             self.session = boto3.Session(
