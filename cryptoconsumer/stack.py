@@ -15,10 +15,10 @@ from cryptoconsumer import package
 from cryptoconsumer.aws import Clients, error_code, translated
 from cryptoconsumer.config import StackConfig
 from cryptoconsumer.errors import AwsError, OwnershipError
-from cryptoconsumer.ops import fanout
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
+from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources.base import Change, Context, ResourceKind, owned
 
@@ -42,7 +42,7 @@ class Observed:
     role: role.ObservedRole | None
     function: function.ObservedFunction | None
     mappings: tuple[mapping.ObservedMapping, ...]
-    consumer: fanout.ObservedConsumer | None = None
+    consumer: stream_consumer.ObservedConsumer | None = None
 
     def arns(self) -> list[str]:
         found = [
@@ -88,7 +88,7 @@ def read(ctx: Context, *, with_stream: bool) -> Observed:
         "stream": (lambda: read_stream(ctx.clients, config.stream.arn))
         if with_stream and config.stream
         else (lambda: None),
-        "consumer": (lambda: fanout.read(ctx, config.stream.arn, config.consumer))
+        "consumer": (lambda: stream_consumer.read(ctx, config.stream.arn, config.consumer))
         if config.consumer and config.stream
         else (lambda: None),
     }
@@ -98,7 +98,9 @@ def read(ctx: Context, *, with_stream: bool) -> Observed:
     if results["consumer"] is None:
         # Without --enhanced-fan-out (status, destroy, switching it off), the consumer in use
         # is the one the mapping reads through.
-        results["consumer"] = fanout.read_source(ctx, [m.source_arn for m in results["mappings"]])
+        results["consumer"] = stream_consumer.read_source(
+            ctx, [m.source_arn for m in results["mappings"]]
+        )
     return Observed(**results)
 
 
@@ -181,7 +183,7 @@ def desired(ctx: Context, observed: Observed) -> Desired:
         log_group_arn=ctx.arn("logs", f"log-group:{config.log_group.name}"),
         queue_arn=queue_arn,
         kms_key_arn=_kms_key_arn(ctx, observed.stream),
-        consumer_arn=fanout.grant_resource(config.stream.arn, config.consumer.name)
+        consumer_arn=stream_consumer.grant_resource(config.stream.arn, config.consumer.name)
         if config.consumer
         else None,
     )
@@ -219,7 +221,9 @@ def desired_mapping(
     assert config.stream is not None
     source = config.stream.arn
     if config.consumer is not None:
-        source = consumer_arn or fanout.pending_arn(config.stream.arn, config.consumer.name)
+        source = consumer_arn or stream_consumer.pending_arn(
+            config.stream.arn, config.consumer.name
+        )
     return mapping.DesiredMapping(
         spec=config.mapping,
         function_name=config.function.name,
@@ -283,7 +287,7 @@ def plan_up(
             ctx, desired_function(config, want, queue_url, want.role_arn), observed.function
         )
     )
-    consumer_change = fanout.plan(
+    consumer_change = stream_consumer.plan(
         ctx, config.consumer, config.stream.arn, observed.consumer, observed.mappings
     )
     if consumer_change is not None:
@@ -326,7 +330,9 @@ def plan_destroy(
     label = f"mappings of {config.function.name}"
     changes: list[Change] = mapping.plan_delete(list(observed.mappings), config.stack, label)
     if observed.consumer is not None:
-        changes.append(fanout.plan_delete(observed.consumer, observed.mappings, config.stack))
+        changes.append(
+            stream_consumer.plan_delete(observed.consumer, observed.mappings, config.stack)
+        )
     changes.append(function.plan_delete(observed.function, config.function, config.stack))
     changes.append(log_group.plan_delete(observed.log_group, config.log_group, config.stack))
     changes.append(role.plan_delete(observed.role, config.role, config.stack))
@@ -360,7 +366,7 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
         "log_group": lambda ctx, change, _: log_group.apply(ctx, config.log_group, change),
         "role": lambda ctx, change, _: role.apply(ctx, config.role, want.grants, change),
         "function": function_step,
-        "consumer": lambda ctx, change, _: fanout.apply(
+        "consumer": lambda ctx, change, _: stream_consumer.apply(
             ctx, config.consumer, config.stream.arn, change
         ),
         "mapping": lambda ctx, change, outputs: mapping.apply(
@@ -384,7 +390,7 @@ def _delete_step(delete: Callable[[Context, Change], None]) -> Any:
 
 DESTROY_STEPS: dict[ResourceKind, Any] = {
     "mapping": _delete_step(mapping.delete),
-    "consumer": _delete_step(fanout.delete),
+    "consumer": _delete_step(stream_consumer.delete),
     "function": _delete_step(function.delete),
     "log_group": _delete_step(log_group.delete),
     "role": _delete_step(role.delete),

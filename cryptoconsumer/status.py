@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig, parse_stream_arn
-from cryptoconsumer.ops import fanout
+from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources.base import Context, owned
 from cryptoconsumer.stack import (
@@ -176,7 +176,7 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
     ours = [
         m
         for m in observed.mappings
-        if config.stream is None or fanout.stream_of(m.source_arn) == config.stream.arn
+        if config.stream is None or stream_consumer.stream_of(m.source_arn) == config.stream.arn
     ]
     if not ours:
         label = (
@@ -217,7 +217,7 @@ def _consumer_rows(config: StackConfig, observed: Observed) -> list[ResourceStat
     if found is None:
         return []
     drift = () if config.consumer else ("enhanced fan-out is off: `up` would deregister it",)
-    problems = () if found.status == fanout.ACTIVE else (f"status {found.status}",)
+    problems = () if found.status == stream_consumer.ACTIVE else (f"status {found.status}",)
     # Consumers take no tags: ours means our name and the source of our own mapping.
-    ours = fanout.ours(found, observed.mappings, config.stack)
+    ours = stream_consumer.ours(found, observed.mappings, config.stack)
     return [ResourceStatus("consumer", found.name, True, ours, found.status, drift, problems)]

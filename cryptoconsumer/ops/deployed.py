@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig
 from cryptoconsumer.errors import AwsError
-from cryptoconsumer.ops.fanout import CONSUMER_MARKER, stream_of
 from cryptoconsumer.resources import mapping
 from cryptoconsumer.resources.base import Context, owned
+from cryptoconsumer.resources.consumer import CONSUMER_MARKER, stream_of
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from cryptoconsumer.aws import AwsTarget, Clients
 from cryptoconsumer.cli import stack_cmds
 from cryptoconsumer.config import StackOptions, build_config
 from cryptoconsumer.errors import PlanBlockedError
-from cryptoconsumer.ops import fanout
+from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources.base import Context
 from cryptoconsumer.resources.role import POLICY_NAME
 
@@ -222,28 +222,28 @@ class FakeMapping:
 
 
 def test_a_consumer_not_feeding_our_own_mapping_is_left_alone() -> None:
-    consumer = fanout.ObservedConsumer(CONSUMER, "arn:c", "ACTIVE", "arn:s")
+    consumer = stream_consumer.ObservedConsumer(CONSUMER, "arn:c", "ACTIVE", "arn:s")
     ours = {"cryptoconsumer:stack": "crypto", "managed-by": "cryptoconsumer"}
 
-    foreign = fanout.plan_delete(consumer, [FakeMapping("arn:c", {})], "crypto")
-    owned = fanout.plan_delete(consumer, [FakeMapping("arn:c", ours)], "crypto")
-    elsewhere = fanout.plan_delete(consumer, [FakeMapping("arn:s", ours)], "crypto")
+    foreign = stream_consumer.plan_delete(consumer, [FakeMapping("arn:c", {})], "crypto")
+    owned = stream_consumer.plan_delete(consumer, [FakeMapping("arn:c", ours)], "crypto")
+    elsewhere = stream_consumer.plan_delete(consumer, [FakeMapping("arn:s", ours)], "crypto")
 
     assert (foreign.action, elsewhere.action, owned.action) == ("none", "none", "delete")
     assert "left alone" in foreign.details[0]
 
 
 def test_a_consumer_left_alone_is_not_touched_by_up(mocked: None) -> None:
-    consumer = fanout.ObservedConsumer(CONSUMER, "arn:c", "ACTIVE", "arn:s")
-    change = fanout.plan_delete(consumer, [FakeMapping("arn:c", {})], "crypto")
+    consumer = stream_consumer.ObservedConsumer(CONSUMER, "arn:c", "ACTIVE", "arn:s")
+    change = stream_consumer.plan_delete(consumer, [FakeMapping("arn:c", {})], "crypto")
     ctx = Context(Clients(AwsTarget(region=REGION)), build_config(StackOptions(region=REGION)))
 
-    assert fanout.apply(ctx, None, "arn:s", change) == {}
+    assert stream_consumer.apply(ctx, None, "arn:s", change) == {}
 
 
 def test_grant_and_stream_of_consumer_arns() -> None:
     stream = "arn:aws:kinesis:us-east-1:123456789012:stream/ticks"
     real = f"{stream}/consumer/{CONSUMER}:1700000000"
 
-    assert fanout.stream_of(real) == stream == fanout.stream_of(stream)
-    assert fanout.grant_resource(stream, CONSUMER) == f"{stream}/consumer/{CONSUMER}:*"
+    assert stream_consumer.stream_of(real) == stream == stream_consumer.stream_of(stream)
+    assert stream_consumer.grant_resource(stream, CONSUMER) == f"{stream}/consumer/{CONSUMER}:*"
