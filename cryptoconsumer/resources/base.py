@@ -115,7 +115,8 @@ def retry_while(
                 ctx.reporter.info(f"waiting for {waiting_for} ({error_code(err)})")
                 announced = True
             time.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 1.5, 5.0)
+            # A small cap: the wait usually ends within seconds, and overshoot is wall time.
+            delay = min(delay * 1.5, 2.0)
 
 
 def poll_until(
