@@ -119,6 +119,9 @@ class StackConfig:
     mapping: MappingSpec
     stream: StreamRef | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # With --no-dlq: the queue an earlier `up` may have made, so `up` can say it is kept and
+    # `destroy` still removes it.
+    retired_queue: QueueSpec | None = None
     consumer: ConsumerSpec | None = None
 
 
@@ -293,6 +296,7 @@ def build_config(options: StackOptions) -> StackConfig:
             write_capacity=o.write_capacity,
         ),
         queue=QueueSpec(name=queue_name) if o.dlq else None,
+        retired_queue=None if o.dlq else QueueSpec(name=queue_name),
         log_group=LogGroupSpec(
             name=f"/aws/lambda/{function_name}", retention_days=o.log_retention_days
         ),

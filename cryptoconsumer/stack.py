@@ -78,13 +78,14 @@ def read_stream(clients: Clients, arn: str) -> StreamInfo:
 def read(ctx: Context, *, with_stream: bool) -> Observed:
     """Every read at once: boto3 clients are thread-safe, so this costs one round trip."""
     config = ctx.config
+    queue_spec = config.queue or config.retired_queue
     readers: dict[str, Callable[[], Any]] = {
         "table": lambda: table.read(ctx, config.table),
         "log_group": lambda: log_group.read(ctx, config.log_group),
         "role": lambda: role.read(ctx, config.role),
         "function": lambda: function.read(ctx, config.function),
         "mappings": lambda: tuple(mapping.read_all(ctx, config.function.name)),
-        "queue": (lambda: queue.read(ctx, config.queue)) if config.queue else (lambda: None),
+        "queue": (lambda: queue.read(ctx, queue_spec)) if queue_spec else (lambda: None),
         "stream": (lambda: read_stream(ctx.clients, config.stream.arn))
         if with_stream and config.stream
         else (lambda: None),
@@ -131,7 +132,7 @@ def check_ownership(config: StackConfig, observed: Observed) -> None:
     """Refuse, before any change, to touch a same-named resource this stack did not make."""
     found = [
         ("table", observed.table),
-        ("queue", observed.queue),
+        ("queue", observed.queue if config.queue else None),
         ("log group", observed.log_group),
         ("role", observed.role),
         ("function", observed.function),
@@ -277,6 +278,8 @@ def plan_up(
     changes: list[Change] = [table.plan(ctx, config.table, observed.table)]
     if config.queue:
         changes.append(queue.plan(ctx, config.queue, observed.queue))
+    elif observed.queue and owned(observed.queue.tags, config.stack):
+        changes.append(queue.plan_retired(observed.queue))
     changes.append(log_group.plan(ctx, config.log_group, observed.log_group))
     changes.append(role.plan(ctx, config.role, want.grants, observed.role))
     queue_url = want.queue_url
@@ -336,8 +339,9 @@ def plan_destroy(
     changes.append(function.plan_delete(observed.function, config.function, config.stack))
     changes.append(log_group.plan_delete(observed.log_group, config.log_group, config.stack))
     changes.append(role.plan_delete(observed.role, config.role, config.stack))
-    if config.queue:
-        changes.append(queue.plan_delete(observed.queue, config.queue, config.stack))
+    queue_spec = config.queue or config.retired_queue
+    if queue_spec:
+        changes.append(queue.plan_delete(observed.queue, queue_spec, config.stack))
     changes.append(table.plan_delete(observed.table, config.table, delete_table, config.stack))
     plan = Plan("destroy", config.stack, clients.region, tuple(changes), {})
     return Prepared(plan, ctx, None)
@@ -362,7 +366,9 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
 
     steps = {
         "table": lambda ctx, change, _: table.apply(ctx, config.table, change),
-        "queue": lambda ctx, change, _: queue.apply(ctx, config.queue, change),
+        "queue": lambda ctx, change, _: (
+            queue.apply(ctx, config.queue, change) if config.queue else {}
+        ),
         "log_group": lambda ctx, change, _: log_group.apply(ctx, config.log_group, change),
         "role": lambda ctx, change, _: role.apply(ctx, config.role, want.grants, change),
         "function": function_step,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptoconsumer.aws import translated
 from cryptoconsumer.config import FunctionSpec
+from cryptoconsumer.errors import AwsError
 from cryptoconsumer.package import Package
 from cryptoconsumer.resources.base import (
     Change,
@@ -137,12 +138,12 @@ def _update_in_progress(err: Exception) -> bool:
 
 def apply(ctx: Context, desired: DesiredFunction, change: Change) -> dict[str, str]:
     observed = _create(ctx, desired) if change.action == "create" else change.observed
-    if change.action in ("create", "update") and observed is not None:
+    if change.action in ("create", "update"):
         _converge(ctx, desired, observed)
     return {"function_arn": observed.arn}
 
 
-def _create(ctx: Context, desired: DesiredFunction) -> ObservedFunction | None:
+def _create(ctx: Context, desired: DesiredFunction) -> ObservedFunction:
     """Create and wait until Active; returns the existing function if an earlier run made it."""
     client = ctx.clients.lambda_
     spec = desired.spec
@@ -168,7 +169,14 @@ def _create(ctx: Context, desired: DesiredFunction) -> ObservedFunction | None:
                 f"IAM to let Lambda assume role {desired.role_arn.rsplit('/', 1)[-1]}",
             )
         except client.exceptions.ResourceConflictException:
-            return read(ctx, spec)  # made by an interrupted earlier run: converge it
+            # Made by an interrupted earlier run: converge it.
+            existing = read(ctx, spec)
+            if existing is None:
+                raise AwsError(
+                    f"function {spec.name} was reported to exist but cannot be read; run again",
+                    "ResourceConflictException",
+                ) from None
+            return existing
     ctx.reporter.info(f"created function {spec.name}")
     wait(
         ctx,
@@ -177,8 +185,8 @@ def _create(ctx: Context, desired: DesiredFunction) -> ObservedFunction | None:
         f"function {spec.name} to become Active",
         FunctionName=spec.name,
     )
-    observed = _observed(created, dict(ctx.config.tags))
-    return observed
+    # The create response still says Pending; the waiter has just seen it Active.
+    return replace(_observed(created, dict(ctx.config.tags)), state="Active")
 
 
 def _converge(ctx: Context, desired: DesiredFunction, observed: ObservedFunction) -> None:

@@ -63,6 +63,20 @@ def plan(ctx: Context, spec: QueueSpec, observed: ObservedQueue | None) -> Chang
     return Change("queue", spec.name, "update" if details else "none", tuple(details), observed)
 
 
+def plan_retired(observed: ObservedQueue) -> Change:
+    """--no-dlq on a stack that had a queue: nothing uses it any more, but it may hold records."""
+    return Change(
+        "queue",
+        observed.name,
+        "retain",
+        (
+            f"no longer used (--no-dlq); kept with its {observed.messages} message(s); "
+            "`destroy --no-dlq` removes it",
+        ),
+        observed,
+    )
+
+
 def _attributes(spec: QueueSpec) -> dict[str, str]:
     return {
         "MessageRetentionPeriod": str(spec.retention_seconds),

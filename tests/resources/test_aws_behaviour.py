@@ -173,6 +173,9 @@ def test_table_is_configured_only_once_active(world: World) -> None:
 
 def test_up_right_after_destroy_waits_for_the_table_and_the_queue_name(world: World) -> None:
     world.up()
+    # Windows long enough that a loaded machine still meets them after the destroy.
+    world.faults.timings.queue_name_reuse = 3.0
+    world.faults.timings.table_deleting = 1.0
     world.destroy(delete_table=True)
 
     world.up()  # table still DELETING, queue name not yet reusable
@@ -246,3 +249,27 @@ def test_destroy_waits_for_the_mapping_to_be_gone(world: World) -> None:
     assert mappings(world) == []
     with pytest.raises(world.plain("lambda").exceptions.ResourceNotFoundException):
         world.plain("lambda").get_function(FunctionName="crypto_data_consumer")
+
+
+def test_no_dlq_keeps_an_earlier_queue_and_destroy_still_removes_it(world: World) -> None:
+    world.up()
+
+    outputs = world.up(dlq=False)
+
+    function = world.plain("lambda").get_function_configuration(
+        FunctionName="crypto_data_consumer"
+    )
+    assert "DEAD_LETTER_QUEUE_URL" not in function["Environment"]["Variables"]
+    assert outputs["queue_url"] is None
+    assert "DestinationConfig" not in mappings(world)[0] or not mappings(world)[0][
+        "DestinationConfig"
+    ].get("OnFailure", {}).get("Destination")
+    sqs = world.plain("sqs")
+    assert sqs.get_queue_url(QueueName="crypto_data_consumer-dlq")["QueueUrl"]
+
+    config = world.config(dlq=False)
+    prepared = stack.plan_destroy(config, world.clients, ctx=world.context(config))
+    assert [c.action for c in prepared.plan.for_resource("queue")] == ["delete"]
+    stack.execute(prepared)
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName="crypto_data_consumer-dlq")
