@@ -256,9 +256,7 @@ def test_no_dlq_keeps_an_earlier_queue_and_destroy_still_removes_it(world: World
 
     outputs = world.up(dlq=False)
 
-    function = world.plain("lambda").get_function_configuration(
-        FunctionName="crypto_data_consumer"
-    )
+    function = world.plain("lambda").get_function_configuration(FunctionName="crypto_data_consumer")
     assert "DEAD_LETTER_QUEUE_URL" not in function["Environment"]["Variables"]
     assert outputs["queue_url"] is None
     assert "DestinationConfig" not in mappings(world)[0] or not mappings(world)[0][
