@@ -157,14 +157,30 @@ class Clients:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, key: str | None = None, config: Any = None) -> Any:
+        key = key or service
         with self._lock:
-            if service not in self._clients:
-                kwargs: dict[str, Any] = {"region_name": self.region, "config": self._config}
+            if key not in self._clients:
+                kwargs: dict[str, Any] = {
+                    "region_name": self.region,
+                    "config": self._config.merge(config) if config else self._config,
+                }
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
-                self._clients[service] = self.session.client(service, **kwargs)
-            return self._clients[service]
+                self._clients[key] = self.session.client(service, **kwargs)
+            return self._clients[key]
+
+    @property
+    def lambda_invoker(self) -> Any:
+        """A Lambda client for synchronous Invoke: it waits as long as a function may run
+        (900 s) and never re-sends an invocation that may already be running."""
+        from botocore.config import Config
+
+        return self.client(
+            "lambda",
+            key="lambda-invoke",
+            config=Config(read_timeout=910, retries={"mode": "standard", "total_max_attempts": 1}),
+        )
 
     @property
     def dynamodb(self) -> Any:

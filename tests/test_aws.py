@@ -67,3 +67,13 @@ def test_translate_gives_one_actionable_line() -> None:
     assert str(translate(NoCredentialsError(), "x")) == NO_CREDENTIALS
     unreachable = translate(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "x")
     assert isinstance(unreachable, AwsError) and "cannot reach" in str(unreachable)
+
+
+def test_the_invoke_client_outwaits_any_function_and_never_resends() -> None:
+    clients = Clients(AwsTarget(region="us-east-1"))
+
+    config = clients.lambda_invoker.meta.config
+
+    assert config.read_timeout == 910
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert clients.lambda_.meta.config.read_timeout == 70

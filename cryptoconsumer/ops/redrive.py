@@ -179,7 +179,7 @@ def chunks(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def invoke(clients: Clients, target: Target, event: dict[str, Any]) -> str | None:
     """Run the function once; None on success, else what went wrong."""
     with translated(f"invoking function {target.function_name}"):
-        answer = clients.lambda_.invoke(
+        answer = clients.lambda_invoker.invoke(
             FunctionName=target.function_name,
             InvocationType="RequestResponse",
             Payload=json.dumps(event).encode("utf-8"),
