@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from cryptoconsumer.aws import AwsTarget, Clients
 from cryptoconsumer.local.consumer import ShardConsumer
+from cryptoconsumer.local.logs import LogShipper
 from cryptoconsumer.local.mapping import MappingConfig
 from cryptoconsumer.local.runner import FunctionCode, Invocation, Runner
 from cryptoconsumer.package import Package
@@ -75,7 +76,8 @@ class Poller:
         scan_seconds: float = SCAN_SECONDS,
     ) -> None:
         self.endpoint_url = endpoint_url
-        self.runner = Runner(endpoint_url, function_log)
+        self.shipper = LogShipper(endpoint_url)
+        self.runner = Runner(endpoint_url, function_log, self.shipper)
         self.stats = PollerStats()
         self._regions = regions
         self._read_zip = read_zip
@@ -106,6 +108,7 @@ class Poller:
         for consumer in consumers:
             consumer.stop()
         self.runner.close()
+        self.shipper.close()
         for consumer in consumers:
             consumer.thread.join(timeout=STOP_SECONDS)
         if self._thread.is_alive():

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from cryptoconsumer.local.logs import LogShipper
+
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 # Lambda gives the init phase 10 s, apart from the function's own timeout.
 INIT_SECONDS = 10.0
@@ -75,7 +77,9 @@ class WorkerGone(Exception):
         self.message = message
 
 
-def function_environment(code: FunctionCode, endpoint_url: str, task_root: str) -> dict[str, str]:
+def function_environment(
+    code: FunctionCode, endpoint_url: str, task_root: str, log_stream: str
+) -> dict[str, str]:
     env = {name: os.environ[name] for name in HOST_VARIABLES if name in os.environ}
     env.update(dict(code.environment))
     env.update(
@@ -90,7 +94,7 @@ def function_environment(code: FunctionCode, endpoint_url: str, task_root: str) 
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(code.memory),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(code.timeout),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{code.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python_local",
             "LAMBDA_TASK_ROOT": task_root,
             "_HANDLER": code.handler,
@@ -104,8 +108,18 @@ def function_environment(code: FunctionCode, endpoint_url: str, task_root: str) 
 class Worker:
     """One warm execution environment: a process running `_worker.py` for one code version."""
 
-    def __init__(self, code: FunctionCode, endpoint_url: str, log: IO[str] | None) -> None:
+    def __init__(
+        self,
+        code: FunctionCode,
+        endpoint_url: str,
+        log: IO[str] | None,
+        shipper: LogShipper | None = None,
+    ) -> None:
         self.code = code
+        self.log = log
+        self.shipper = shipper
+        # Lambda's own stream naming: one stream per execution environment.
+        self.log_stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
         self.task_root = tempfile.mkdtemp(prefix=f"cryptoconsumer-{code.name}-")
         with zipfile.ZipFile(io.BytesIO(code.zip_bytes)) as archive:
             archive.extractall(self.task_root)
@@ -113,14 +127,16 @@ class Worker:
             [sys.executable, "-u", str(WORKER_SCRIPT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=log,
-            env=function_environment(code, endpoint_url, self.task_root),
+            stderr=subprocess.PIPE if shipper else log,
+            env=function_environment(code, endpoint_url, self.task_root, self.log_stream),
             cwd=self.task_root,
             text=True,
             encoding="utf-8",
         )
         self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True, name="worker-reader").start()
+        if shipper:
+            threading.Thread(target=self._read_output, daemon=True, name="worker-output").start()
         try:
             ready = self._next_answer(INIT_SECONDS, "Runtime.InitTimeout")
         except WorkerGone:
@@ -136,6 +152,17 @@ class Worker:
             with contextlib.suppress(ValueError):
                 self._answers.put(json.loads(line))
         self._answers.put(None)
+
+    def _read_output(self) -> None:
+        """What the function prints: to the local log as before, and to CloudWatch Logs."""
+        assert self.process.stderr is not None and self.shipper is not None
+        target = self.log or sys.stderr
+        group = f"/aws/lambda/{self.code.name}"
+        for line in self.process.stderr:
+            with contextlib.suppress(OSError, ValueError):
+                target.write(line)
+                target.flush()
+            self.shipper.write(self.code.region, group, self.log_stream, line)
 
     def _next_answer(self, seconds: float, timeout_type: str) -> dict[str, Any]:
         try:
@@ -177,7 +204,7 @@ class Worker:
             self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             with contextlib.suppress(OSError):
                 stream and stream.close()
         shutil.rmtree(self.task_root, ignore_errors=True)
@@ -186,9 +213,12 @@ class Worker:
 class Runner:
     """Warm workers per code version; concurrent invocations each get their own worker."""
 
-    def __init__(self, endpoint_url: str, log: IO[str] | None = None) -> None:
+    def __init__(
+        self, endpoint_url: str, log: IO[str] | None = None, shipper: LogShipper | None = None
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.log = log
+        self.shipper = shipper
         self._idle: dict[FunctionCode, list[Worker]] = {}
         self._live: set[Worker] = set()
         self._lock = threading.Lock()
@@ -204,7 +234,7 @@ class Runner:
             self._retire(old)
         if worker is not None:
             return worker
-        worker = Worker(code, self.endpoint_url, self.log)
+        worker = Worker(code, self.endpoint_url, self.log, self.shipper)
         with self._lock:
             self._live.add(worker)
             self.started_workers += 1

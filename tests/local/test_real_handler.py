@@ -110,3 +110,28 @@ def test_a_missing_table_is_reported_and_retried_until_the_records_are_written(
     wait_for("the failed attempts and the one that wrote", lambda: len(attempts()) >= 3)
     assert all(f" {sequences[0]}..{sequences[-1]} (6 records): ok" in x for x in attempts())
     assert harness.messages(queue_url) == []
+
+
+def test_what_the_function_prints_reaches_its_cloudwatch_log_group(harness: Harness) -> None:
+    stream = harness.stream()
+    table = make_table(harness)
+    queue_url, _ = harness.queue()
+    function = real_function(harness, table, queue_url)
+    harness.mapping(function, stream, BatchSize=10)
+
+    harness.put(stream, *ticks(3))
+
+    logs = harness.clients.logs
+    group = f"/aws/lambda/{function.name}"
+
+    def summaries() -> list[dict[str, Any]]:
+        try:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [json.loads(e["message"]) for e in events if "batch processed" in e["message"]]
+
+    found = wait_for("the batch summary in CloudWatch Logs", summaries)
+    assert found[0]["records"] == 3 and found[0]["written"] == 3
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert streams and "[$LATEST]" in streams[0]["logStreamName"]
