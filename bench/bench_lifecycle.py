@@ -435,13 +435,12 @@ The table, queue and log group are made, and the table becomes ACTIVE, while IAM
 so the wall time follows the chain role -> IAM propagation -> CreateFunction -> Pending ->
 CreateEventSourceMapping -> Creating ({LONGEST_CHAIN:.0f} s of simulated delay), plus the reads
 before it and the CLI's pace on that chain: the Active and Enabled waits poll every 1 s, and
-the CreateFunction retry backs off (1 s, x1.5 up to 5 s, jittered), so the accepted attempt
-came {overshoot:.2f} s after propagation ended in the run above. Forcing everything serial is no
-slower here: IAM propagation is a wall-clock wait that the serial run spends making the table,
-and starting CreateFunction later it is refused fewer times, so its backoff is shorter when
-propagation ends. Concurrency pays off on round trips (the no-op `up` above) and on waits that
-do not overlap a clock already running; the remaining cost of a fresh `up` is the retry
-backoff's overshoot, which a smaller cap on the IAM-propagation retry delay would trim.
+the CreateFunction retry backs off (1 s, x1.5 up to 2 s, jittered), so the accepted attempt
+came {overshoot:.2f} s after propagation ended in the run above. Serial and concurrent runs are
+close here: IAM propagation is a wall-clock wait that the serial run spends making the table,
+so the chain above bounds both. Concurrency pays off on round trips (the no-op `up` above) and
+on waits that do not overlap a clock already running; what remains of a fresh `up` beyond the
+simulated delays is the reads before the chain and the 1 s pace of the waits on it.
 
 ### Start-up
 
