@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig, parse_stream_arn
@@ -87,89 +89,79 @@ def _missing(resource: str, name: str) -> ResourceStatus:
     return ResourceStatus(resource, name, False, False, "missing", (), ("does not exist",))
 
 
+def _present(
+    resource: str,
+    found: Any,
+    stack: str,
+    state: str,
+    drift: Iterable[str] = (),
+    problems: Iterable[str] = (),
+) -> ResourceStatus:
+    """A row for a resource that exists; every observed resource has a name and tags."""
+    return ResourceStatus(
+        resource, found.name, True, owned(found.tags, stack), state, tuple(drift), tuple(problems)
+    )
+
+
+def _function_problems(found: function.ObservedFunction) -> list[str]:
+    problems = []
+    if found.state != "Active":
+        problems.append(f"state {found.state} {found.state_reason}".strip())
+    if found.last_update_status == "Failed":
+        problems.append(f"last update failed: {found.state_reason}")
+    return problems
+
+
+def _mapping_problems(found: mapping.ObservedMapping) -> list[str]:
+    problems = [] if found.state == "Enabled" else [f"state {found.state} {found.state_reason}"]
+    if found.last_processing_result not in ("", "OK", "No records processed"):
+        problems.append(f"last processing result: {found.last_processing_result}")
+    return [problem.strip() for problem in problems]
+
+
 def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[ResourceStatus]:
     stack = config.stack
-    rows: list[ResourceStatus] = []
     want = None
     if config.stream is not None and (observed.arns() or observed.mappings):
         resolve_account(ctx, observed)
         want = desired(ctx, observed)
+    rows: list[ResourceStatus] = []
 
-    t = observed.table
-    if t is None:
+    if (t := observed.table) is None:
         rows.append(_missing("table", config.table.name))
     else:
         problems = () if t.status == "ACTIVE" else (f"status {t.status}",)
+        rows.append(_present("table", t, stack, t.status, table.drift(config.table, t), problems))
+    if config.queue and (q := observed.queue) is None:
+        rows.append(_missing("queue", config.queue.name))
+    elif config.queue and q is not None:
         rows.append(
-            ResourceStatus(
-                "table",
-                t.name,
-                True,
-                owned(t.tags, stack),
-                t.status,
-                tuple(table.drift(config.table, t)),
-                problems,
-            )
+            _present("queue", q, stack, f"{q.messages} message(s)", queue.drift(config.queue, q))
         )
-    if config.queue:
-        q = observed.queue
-        if q is None:
-            rows.append(_missing("queue", config.queue.name))
-        else:
-            rows.append(
-                ResourceStatus(
-                    "queue",
-                    q.name,
-                    True,
-                    owned(q.tags, stack),
-                    f"{q.messages} message(s)",
-                    tuple(queue.drift(config.queue, q)),
-                )
-            )
-    g = observed.log_group
-    if g is None:
+    if (g := observed.log_group) is None:
         rows.append(_missing("log_group", config.log_group.name))
     else:
-        rows.append(
-            ResourceStatus(
-                "log_group",
-                g.name,
-                True,
-                owned(g.tags, stack),
-                "exists",
-                tuple(log_group.drift(config.log_group, g)),
-            )
-        )
-    r = observed.role
-    if r is None:
+        rows.append(_present("log_group", g, stack, "exists", log_group.drift(config.log_group, g)))
+    if (r := observed.role) is None:
         rows.append(_missing("role", config.role.name))
     else:
-        drift = tuple(role.drift(ctx, config.role, want.grants, r)) if want else ()
-        rows.append(ResourceStatus("role", r.name, True, owned(r.tags, stack), "exists", drift))
-    f = observed.function
-    if f is None:
+        drift = role.drift(ctx, config.role, want.grants, r) if want else []
+        rows.append(_present("role", r, stack, "exists", drift))
+    if (f := observed.function) is None:
         rows.append(_missing("function", config.function.name))
     else:
-        drift = ()
+        drift = []
         if want:
-            queue_url = observed.queue.url if observed.queue else None
-            drift = tuple(
-                function.drift(desired_function(config, want, queue_url, want.role_arn), f)
-            )
-        problems = []
-        if f.state != "Active":
-            problems.append(f"state {f.state} {f.state_reason}".strip())
-        if f.last_update_status == "Failed":
-            problems.append(f"last update failed: {f.state_reason}")
+            queue_url = observed.queue.url if observed.queue and config.queue else None
+            drift = function.drift(desired_function(config, want, queue_url, want.role_arn), f)
         rows.append(
-            ResourceStatus(
+            _present(
                 "function",
-                f.name,
-                True,
-                owned(f.tags, stack),
+                f,
+                stack,
                 f"{f.state}/{f.last_update_status}",
                 drift,
-                tuple(problems),
+                _function_problems(f),
             )
         )
     rows += _consumer_rows(config, observed)
@@ -186,19 +178,19 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
         )
         rows.append(_missing("mapping", label))
     for m in ours:
-        drift = ()
+        drift = []
         if want:
             wanted = desired_mapping(config, want, consumer_arn(config, observed))
-            drift = tuple(mapping.drift(wanted, m) + mapping.replacement_reasons(wanted, m))
-        problems = [] if m.state == "Enabled" else [f"state {m.state} {m.state_reason}".strip()]
-        if m.last_processing_result and m.last_processing_result not in (
-            "OK",
-            "No records processed",
-        ):
-            problems.append(f"last processing result: {m.last_processing_result}")
+            drift = mapping.drift(wanted, m) + mapping.replacement_reasons(wanted, m)
         rows.append(
             ResourceStatus(
-                "mapping", m.uuid, True, owned(m.tags, stack), m.state, drift, tuple(problems)
+                "mapping",
+                m.uuid,
+                True,
+                owned(m.tags, stack),
+                m.state,
+                tuple(drift),
+                tuple(_mapping_problems(m)),
             )
         )
     return [
