@@ -106,3 +106,17 @@ def all_tags(aws: Aws, stack: str = "crypto") -> dict[str, dict[str, str]]:
         "function": lam.list_tags(Resource=function_arn)["Tags"],
         "mapping": lam.list_tags(Resource=mapping["EventSourceMappingArn"])["Tags"],
     }
+
+
+# The consumer's table as the tests make it by hand: create_table(TableName=..., **TICKS_TABLE).
+TICKS_TABLE: dict[str, Any] = {
+    "KeySchema": [
+        {"AttributeName": "ticker", "KeyType": "HASH"},
+        {"AttributeName": "last_refreshed", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "ticker", "AttributeType": "S"},
+        {"AttributeName": "last_refreshed", "AttributeType": "S"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}

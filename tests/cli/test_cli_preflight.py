@@ -7,6 +7,7 @@ import json
 import pytest
 from moto.kinesis.models import kinesis_backends
 
+from tests.aws_state import TICKS_TABLE
 from tests.conftest import ACCOUNT, REGION
 
 TRUST = json.dumps(
@@ -26,15 +27,7 @@ TRUST = json.dumps(
 def _foreign_table(aws, tags=()):
     aws("dynamodb").create_table(
         TableName="crypto_intraday",
-        KeySchema=[
-            {"AttributeName": "ticker", "KeyType": "HASH"},
-            {"AttributeName": "last_refreshed", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "ticker", "AttributeType": "S"},
-            {"AttributeName": "last_refreshed", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **TICKS_TABLE,
         **({"Tags": list(tags)} if tags else {}),
     )
 

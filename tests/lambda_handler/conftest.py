@@ -15,6 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.aws_state import TICKS_TABLE
+
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda_handler"
 HELPERS_DIR = Path(__file__).resolve().parent
 for import_root in (HANDLER_DIR, HELPERS_DIR):
@@ -69,15 +71,7 @@ def aws(consumer: ModuleType) -> Iterator[None]:
 def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     boto3.client("dynamodb", region_name=REGION).create_table(
         TableName=TABLE_NAME,
-        KeySchema=[
-            {"AttributeName": "ticker", "KeyType": "HASH"},
-            {"AttributeName": "last_refreshed", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "ticker", "AttributeType": "S"},
-            {"AttributeName": "last_refreshed", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **TICKS_TABLE,
     )
     monkeypatch.setenv("DYNAMO_TABLE_NAME", TABLE_NAME)
     return TABLE_NAME

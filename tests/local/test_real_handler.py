@@ -10,6 +10,7 @@ from typing import Any
 from cryptoconsumer import package
 from cryptoconsumer.local.demo import malformed_record
 from cryptoconsumer.produce import parse_tickers, synthetic_ticks, tick_json
+from tests.aws_state import TICKS_TABLE
 from tests.local.conftest import Harness, wait_for
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -19,15 +20,7 @@ def make_table(harness: Harness, name: str | None = None) -> str:
     name = name or harness.name("table")
     harness.clients.dynamodb.create_table(
         TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "ticker", "AttributeType": "S"},
-            {"AttributeName": "last_refreshed", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "ticker", "KeyType": "HASH"},
-            {"AttributeName": "last_refreshed", "KeyType": "RANGE"},
-        ],
+        **TICKS_TABLE,
     )
     return name
 
