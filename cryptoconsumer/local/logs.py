@@ -11,7 +11,11 @@ import contextlib
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptoconsumer.aws import Clients
 
 FLUSH_SECONDS = 0.5
 # PutLogEvents takes at most 10,000 events a call.
@@ -19,11 +23,10 @@ MAX_EVENTS_PER_PUT = 10_000
 
 
 class LogShipper:
-    def __init__(self, endpoint_url: str) -> None:
-        self.endpoint_url = endpoint_url
+    def __init__(self, clients: Callable[[str], Clients]) -> None:
+        self._clients_for = clients
         self._pending: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         self._lock = threading.Lock()
-        self._clients: dict[str, Any] = {}
         self._known_streams: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="log-shipper")
@@ -34,19 +37,6 @@ class LogShipper:
         with self._lock:
             self._pending[(region, group, stream)].append(event)
 
-    def _client(self, region: str) -> Any:
-        if region not in self._clients:
-            import boto3
-
-            self._clients[region] = boto3.client(
-                "logs",
-                region_name=region,
-                endpoint_url=self.endpoint_url,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self._clients[region]
-
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_SECONDS):
             self.flush()
@@ -56,7 +46,7 @@ class LogShipper:
             batches, self._pending = self._pending, defaultdict(list)
         for (region, group, stream), events in batches.items():
             with contextlib.suppress(Exception):
-                self._put(self._client(region), group, stream, events)
+                self._put(self._clients_for(region).logs, group, stream, events)
 
     def _put(self, client: Any, group: str, stream: str, events: list[dict[str, Any]]) -> None:
         if (group, stream) not in self._known_streams:

@@ -76,8 +76,6 @@ class Poller:
         scan_seconds: float = SCAN_SECONDS,
     ) -> None:
         self.endpoint_url = endpoint_url
-        self.shipper = LogShipper(endpoint_url)
-        self.runner = Runner(endpoint_url, function_log, self.shipper)
         self.stats = PollerStats()
         self._regions = regions
         self._read_zip = read_zip
@@ -92,6 +90,8 @@ class Poller:
         self._zips: dict[str, bytes] = {}
         self._reported: dict[str, str] = {}
         self._lock = threading.RLock()
+        self.shipper = LogShipper(self.clients)
+        self.runner = Runner(endpoint_url, function_log, self.shipper)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._scan_forever, daemon=True, name="poller")
 
