@@ -14,7 +14,7 @@ from typing import Any
 from cryptoconsumer import package
 from cryptoconsumer.aws import Clients, error_code, translated
 from cryptoconsumer.config import StackConfig
-from cryptoconsumer.errors import AwsError, OwnershipError
+from cryptoconsumer.errors import AwsError, InputError, OwnershipError
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
@@ -265,8 +265,6 @@ def plan_up(
     ctx: Context | None = None,
 ) -> Prepared:
     """Read everything, refuse what cannot be done, and return the changes `up` would make."""
-    from cryptoconsumer.errors import InputError
-
     if config.stream is None:
         raise InputError("--stream-arn is required (or set CRYPTOCONSUMER_STREAM_ARN)")
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())

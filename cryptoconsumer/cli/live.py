@@ -6,13 +6,11 @@ Text output redraws one rich Live view; JSON output prints one compact document 
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from cryptoconsumer.cli.terminal import err, out
+from cryptoconsumer.cli.terminal import err, out, print_json_line
 
 T = TypeVar("T")
 
@@ -42,11 +40,9 @@ def watch(
             while True:
                 try:
                     last = read()
-                    line = json.dumps(document(last), default=str)
+                    print_json_line(document(last))
                 except AwsError as error:
-                    line = json.dumps({"error": str(error)})
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
+                    print_json_line({"error": str(error)})
                 sleep(interval)
         with Live(console=out, auto_refresh=False, redirect_stderr=False) as live:
             while True:

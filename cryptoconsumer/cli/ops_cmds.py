@@ -3,8 +3,6 @@
 (No `from __future__ import annotations` here: Typer reads the annotations at runtime.)
 """
 
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +12,14 @@ import typer
 from cryptoconsumer.cli import ops_render
 from cryptoconsumer.cli.options import COMMON, NAMES, Output, with_options
 from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, stack_options
-from cryptoconsumer.cli.terminal import TerminalReporter, err, guarded, out, print_json
+from cryptoconsumer.cli.terminal import (
+    TerminalReporter,
+    err,
+    guarded,
+    out,
+    print_json,
+    print_json_line,
+)
 
 
 def _clients(target: Any) -> Any:
@@ -27,11 +32,6 @@ def _clients(target: Any) -> Any:
 def _setup(options: dict[str, Any]) -> tuple[Any, Any, bool]:
     config, target = stack_options(options)
     return config, _clients(target), options["output"] is Output.json
-
-
-def _json_line(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, default=str) + "\n")
-    sys.stdout.flush()
 
 
 @guarded
@@ -114,7 +114,7 @@ def logs(
         for batch in function_logs.follow(clients, group, start_ms, filter_text):
             for event in batch:
                 if as_json:
-                    _json_line(event.as_json())
+                    print_json_line(event.as_json())
                 else:
                     out.print(ops_render.log_line(event))
     except KeyboardInterrupt:

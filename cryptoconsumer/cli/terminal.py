@@ -28,6 +28,12 @@ def print_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def print_json_line(document: Any) -> None:
+    """One compact JSON document per line, for commands that follow or watch."""
+    sys.stdout.write(json.dumps(document, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def abort(message: str, code: int) -> typer.Exit:
     # One line whatever the width: scripts and CI logs read it; rich would wrap it at 80.
     one_line = " ".join(message.split())
