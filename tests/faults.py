@@ -94,25 +94,6 @@ class AwsLike:
         self.refusals[f"{key}:{code}"] += 1
         return error(code, message, status)
 
-    def mutating_calls(self) -> list[str]:
-        prefixes = (
-            "Create",
-            "Update",
-            "Put",
-            "Delete",
-            "Attach",
-            "Detach",
-            "Tag",
-            "Untag",
-            "Register",
-            "Deregister",
-            "Set",
-            "Send",
-            "Remove",
-            "Add",
-        )
-        return sorted(op for op in self.calls if op.split(".")[1].startswith(prefixes))
-
     # -- throttling at the HTTP layer, inside botocore's retry loop ---------------------------
     def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")
@@ -236,11 +217,7 @@ class AwsLike:
         return None
 
     def _existing_mapping(self, params: dict[str, Any]) -> str | None:
-        client = self.session.client(
-            "lambda",
-            region_name=self.session.region_name or "us-east-1",
-            endpoint_url=getattr(self, "endpoint_url", None),
-        )
+        client = self.session.client("lambda", region_name=self.session.region_name)
         found = client.list_event_source_mappings(
             FunctionName=params["FunctionName"], EventSourceArn=params["EventSourceArn"]
         )["EventSourceMappings"]
