@@ -278,7 +278,7 @@ def fresh_up_with_delays(server: MotoServer) -> list[FreshRow]:
             arn = make_stream(server)
             session = boto3.Session(region_name=REGION)
             faults = aws_like(session, timings=DELAYS)
-            faults.endpoint_url = server.url  # type: ignore[attr-defined]
+            faults.endpoint_url = server.url
             clients = Clients(AwsTarget(region=REGION, endpoint_url=server.url), session=session)
             config = build_config(StackOptions(stream_arn=arn))
             timeline = Timeline()

@@ -66,6 +66,8 @@ class AwsLike:
     calls: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     sends: Counter[str] = field(default_factory=Counter)
+    # Where the session's clients go (a moto server), for the hook's own look-ups.
+    endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         # Re-entrant: the duplicate-mapping check calls AWS from inside a hook.
@@ -217,7 +219,9 @@ class AwsLike:
         return None
 
     def _existing_mapping(self, params: dict[str, Any]) -> str | None:
-        client = self.session.client("lambda", region_name=self.session.region_name)
+        client = self.session.client(
+            "lambda", region_name=self.session.region_name, endpoint_url=self.endpoint_url
+        )
         found = client.list_event_source_mappings(
             FunctionName=params["FunctionName"], EventSourceArn=params["EventSourceArn"]
         )["EventSourceMappings"]
