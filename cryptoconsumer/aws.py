@@ -40,6 +40,43 @@ class AwsTarget:
     endpoint_url: str | None = None
 
 
+def check_endpoint_url(url: str, source: str = "--endpoint-url") -> str:
+    """An endpoint is http(s)://host[:port][/path]; anything else would only fail later."""
+    from urllib.parse import urlsplit
+
+    problem = ""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        problem = str(err)
+    else:
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+            problem = "it contains spaces or control characters"
+        elif parts.scheme not in ("http", "https"):
+            problem = "it must start with http:// or https://"
+        elif not parts.hostname:
+            problem = "it has no host"
+        elif port == 0:
+            problem = "its port must be 1-65535"
+    if problem:
+        raise InputError(f"{source} {url!r} is not a usable endpoint URL: {problem}")
+    return url
+
+
+def check_target(target: AwsTarget) -> None:
+    """What can be judged of the target before any call: the endpoint's shape, the region's."""
+    from cryptoconsumer.regions import check_region
+
+    endpoint = target.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if target.endpoint_url:
+        check_endpoint_url(target.endpoint_url)
+    elif endpoint:
+        check_endpoint_url(endpoint, "AWS_ENDPOINT_URL")
+    if target.region:
+        check_region(target.region, custom_endpoint=bool(endpoint))
+
+
 def error_code(err: Exception) -> str:
     response = getattr(err, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -123,7 +160,18 @@ class Clients:
     boto3 clients are thread-safe but sessions are not, so clients are built under a lock.
     """
 
-    SERVICES = ("dynamodb", "sqs", "logs", "iam", "lambda", "kinesis", "sts", "kms", "cloudwatch")
+    SERVICES = (
+        "dynamodb",
+        "sqs",
+        "logs",
+        "iam",
+        "lambda",
+        "kinesis",
+        "sts",
+        "kms",
+        "cloudwatch",
+        "ssm",
+    )
 
     def __init__(self, target: AwsTarget, session: boto3.Session | None = None) -> None:
         import boto3
@@ -140,8 +188,16 @@ class Clients:
         region = target.region or self.session.region_name or os.environ.get("AWS_REGION")
         if not region:
             raise InputError(NO_REGION)
-        self.region: str = region
         self.endpoint_url = target.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        if self.endpoint_url:
+            check_endpoint_url(self.endpoint_url)
+        if session is None:
+            from cryptoconsumer.regions import check_region
+
+            # A region from the profile or AWS_DEFAULT_REGION is judged like --region.
+            source = "--region" if target.region else "the configured region"
+            check_region(region, custom_endpoint=bool(self.endpoint_url), option=source)
+        self.region: str = region
         if (
             session is None
             and is_loopback(self.endpoint_url)
@@ -217,6 +273,10 @@ class Clients:
     @property
     def cloudwatch(self) -> Any:
         return self.client("cloudwatch")
+
+    @property
+    def ssm(self) -> Any:
+        return self.client("ssm")
 
     def account_id(self) -> str:
         """The caller's account; also proves credentials work before anything changes."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
+from typing import Any
 
 from cryptoconsumer.errors import InputError
 
@@ -123,37 +124,144 @@ class StackConfig:
     # `destroy` still removes it.
     retired_queue: QueueSpec | None = None
     consumer: ConsumerSpec | None = None
+    # What `up` records on the stack (option field -> value): every value not left to its
+    # built-in default; and where every option's value came from (field -> origin).
+    settings: dict[str, Any] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StackOptions:
-    """Raw option values as the CLI received them; `build_config` validates them."""
+    """Option values as one source gave them; None means "not given here".
 
-    stack: str = DEFAULT_STACK
+    The command line, the environment, the stack file and the settings recorded on the stack
+    each give a StackOptions; `layered` picks, field by field, the first that gives a value,
+    and `build_config` fills what none gave from DEFAULTS and validates the result.
+    """
+
+    stack: str | None = None
     region: str | None = None
     stream_arn: str | None = None
     table_name: str | None = None
     queue_name: str | None = None
     role_name: str | None = None
     function_name: str | None = None
-    dlq: bool = True
-    billing_mode: str = "PAY_PER_REQUEST"
+    dlq: bool | None = None
+    billing_mode: str | None = None
     read_capacity: int | None = None
     write_capacity: int | None = None
-    log_retention_days: int = 30
-    managed_policies: tuple[str, ...] = ()
-    runtime: str = "python3.12"
-    architecture: str = "arm64"
-    timeout: int = 20
-    memory: int = 256
-    batch_size: int = 100
-    starting_position: str = "LATEST"
+    log_retention_days: int | None = None
+    managed_policies: tuple[str, ...] | None = None
+    runtime: str | None = None
+    architecture: str | None = None
+    timeout: int | None = None
+    memory: int | None = None
+    batch_size: int | None = None
+    starting_position: str | None = None
     starting_timestamp: str | None = None
-    batch_window: int = 0
-    parallelization_factor: int = 1
-    max_retries: int = 3
-    max_record_age: int = 3600
-    enhanced_fan_out: bool = False
+    batch_window: int | None = None
+    parallelization_factor: int | None = None
+    max_retries: int | None = None
+    max_record_age: int | None = None
+    enhanced_fan_out: bool | None = None
+
+
+# What a field is when no source gives it.
+DEFAULTS: dict[str, Any] = {
+    "stack": DEFAULT_STACK,
+    "dlq": True,
+    "billing_mode": "PAY_PER_REQUEST",
+    "log_retention_days": 30,
+    "managed_policies": (),
+    "runtime": "python3.12",
+    "architecture": "arm64",
+    "timeout": 20,
+    "memory": 256,
+    "batch_size": 100,
+    "starting_position": "LATEST",
+    "batch_window": 0,
+    "parallelization_factor": 1,
+    "max_retries": 3,
+    "max_record_age": 3600,
+    "enhanced_fan_out": False,
+}
+OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
+# The stack's name and region say where the record is, so they are not part of it.
+RECORDED_FIELDS: tuple[str, ...] = tuple(f for f in OPTION_FIELDS if f not in ("stack", "region"))
+
+# Where a value came from, in precedence order.
+COMMAND_LINE = "command line"
+ENVIRONMENT = "environment"
+STACK_FILE = "stack file"
+RECORDED = "recorded"
+DEFAULT = "default"
+GIVEN = "given"  # built in code (tests, the demo): no finer origin
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One source of option values and what to call it."""
+
+    origin: str
+    options: StackOptions
+
+
+# Fields that only mean something with one value of another: a stronger layer that sets the
+# other field to anything else also takes the weaker layers' dependent values away
+# (`--billing-mode PAY_PER_REQUEST` on a stack recorded PROVISIONED drops its capacities).
+DEPENDENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "billing_mode": ("PROVISIONED", ("read_capacity", "write_capacity")),
+    "starting_position": ("AT_TIMESTAMP", ("starting_timestamp",)),
+}
+
+
+def layered(*layers: Layer) -> tuple[StackOptions, dict[str, str]]:
+    """Field by field, the first layer that gives a value; and where each value came from."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    chosen_layer: dict[str, int] = {}
+    for name in OPTION_FIELDS:
+        for index, layer in enumerate(layers):
+            value = getattr(layer.options, name)
+            if value is not None:
+                values[name] = value
+                origins[name] = layer.origin
+                chosen_layer[name] = index
+                break
+    for field_name, (needed, dependents) in DEPENDENT_FIELDS.items():
+        if field_name not in values or str(values[field_name]).upper() == needed:
+            continue
+        for dependent in dependents:
+            if chosen_layer.get(dependent, -1) > chosen_layer[field_name]:
+                del values[dependent], origins[dependent]
+    return StackOptions(**values), origins
+
+
+def option_flag(field_name: str) -> str:
+    """The command-line spelling of a field: managed_policies -> --managed-policy."""
+    return (
+        "--managed-policy"
+        if field_name == "managed_policies"
+        else "--" + field_name.replace("_", "-")
+    )
+
+
+def recorded_fields(names: list[str] | tuple[str, ...]) -> frozenset[str]:
+    """`--reset` values (option names, or `all`) as the recorded fields they name."""
+    by_option = {option_flag(name).removeprefix("--"): name for name in RECORDED_FIELDS}
+    chosen: set[str] = set()
+    for name in names:
+        key = name.strip().removeprefix("--")
+        if key == "all":
+            chosen.update(RECORDED_FIELDS)
+        elif key in by_option:
+            chosen.add(by_option[key])
+        else:
+            raise InputError(
+                f"--reset {name!r} is not a setting `up` records "
+                f"({', '.join(sorted(by_option))}, or all)"
+            )
+    return frozenset(chosen)
 
 
 def parse_stream_arn(arn: str) -> StreamRef:
@@ -193,7 +301,116 @@ def parse_timestamp(value: str) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise InputError(f"--starting-timestamp {value!r} is out of range in UTC") from None
+
+
+def _check_type(name: str, value: Any) -> None:
+    """Values from the stack file and the record arrive typed; refuse the wrong type."""
+    expected = {f.name: f.type for f in fields(StackOptions)}[name]
+    if "bool" in expected:
+        ok = isinstance(value, bool)
+    elif "int" in expected:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif "tuple" in expected:
+        ok = isinstance(value, tuple) and all(isinstance(item, str) for item in value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise InputError(f"{option_flag(name)} {value!r} has the wrong type")
+
+
+def _check_managed_policy(arn: str) -> None:
+    if not POLICY_ARN.fullmatch(arn):
+        raise InputError(f"--managed-policy {arn!r} is not an IAM policy ARN")
+    if arn.rsplit("/", 1)[-1].endswith("FullAccess"):
+        raise InputError(
+            f"--managed-policy {arn!r}: *FullAccess policies defeat least privilege; "
+            "attach a narrower policy"
+        )
+
+
+def _check_log_retention(days: int) -> None:
+    if days not in LOG_RETENTION_DAYS:
+        raise InputError(
+            f"--log-retention-days {days} is not one CloudWatch Logs accepts "
+            f"({', '.join(map(str, LOG_RETENTION_DAYS))})"
+        )
+
+
+def _check_runtime(runtime: str) -> None:
+    from cryptoconsumer.regions import python_runtimes
+
+    known = python_runtimes()
+    if runtime not in known:
+        raise InputError(
+            f"--runtime {runtime!r} is not a Python runtime Lambda lists ({', '.join(known)})"
+        )
+
+
+def _check_one_of(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"{option} must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _check_region(region: str) -> None:
+    from cryptoconsumer.regions import check_region
+
+    # Whether AWS has it depends on the endpoint: checked with the AWS target (aws.py).
+    check_region(region, custom_endpoint=True)
+
+
+_FIELD_CHECKS: dict[str, Any] = {
+    "stack": lambda v: _check_name("stack", v, STACK_NAME, "1-32 of A-Z a-z 0-9 _ -"),
+    "region": _check_region,
+    "stream_arn": parse_stream_arn,
+    "table_name": lambda v: _check_name("table", v, TABLE_NAME, "3-255 of A-Z a-z 0-9 _ . -"),
+    "function_name": lambda v: _check_name("function", v, FUNCTION_NAME, "1-64 of A-Z a-z 0-9 _ -"),
+    "role_name": lambda v: _check_name(
+        "role", v, ROLE_NAME, "1-64 of letters, digits and + = , . @ _ -"
+    ),
+    "queue_name": lambda v: _check_name("queue", v, QUEUE_NAME, "1-80 of A-Z a-z 0-9 _ -"),
+    "billing_mode": lambda v: _check_one_of("--billing-mode", v, BILLING_MODES),
+    "read_capacity": lambda v: _check_range("--read-capacity", v, 1, 40000),
+    "write_capacity": lambda v: _check_range("--write-capacity", v, 1, 40000),
+    "log_retention_days": _check_log_retention,
+    "managed_policies": lambda v: [_check_managed_policy(arn) for arn in v],
+    "runtime": _check_runtime,
+    "architecture": lambda v: _check_one_of("--architecture", v, ARCHITECTURES),
+    "timeout": lambda v: _check_range("--timeout", v, 1, 900),
+    "memory": lambda v: _check_range("--memory", v, 128, 10240),
+    "batch_size": lambda v: _check_range("--batch-size", v, 1, 10000),
+    "batch_window": lambda v: _check_range("--batch-window", v, 0, 300),
+    "parallelization_factor": lambda v: _check_range("--parallelization-factor", v, 1, 10),
+    "max_retries": lambda v: _check_range("--max-retries", v, 0, 10000, -1),
+    "max_record_age": lambda v: _check_range("--max-record-age", v, 60, 604800, -1),
+    "starting_position": lambda v: _check_one_of(
+        "--starting-position", v.upper(), STARTING_POSITIONS
+    ),
+    "starting_timestamp": parse_timestamp,
+}
+
+
+def check_fields(options: StackOptions) -> None:
+    """Every value given, each on its own: what can be judged before any AWS call.
+
+    Rules that join fields another source may give (capacity with billing mode, a timestamp
+    with AT_TIMESTAMP) wait for `build_config`, once every source has been read.
+    """
+    for name in OPTION_FIELDS:
+        value = getattr(options, name)
+        if value is None:
+            continue
+        _check_type(name, value)
+        check = _FIELD_CHECKS.get(name)
+        if check is not None:
+            check(value)
+    # The one rule between fields that the given values alone decide.
+    _check_stream_region(
+        options, parse_stream_arn(options.stream_arn) if options.stream_arn else None
+    )
 
 
 def default_names(stack: str) -> dict[str, str]:
@@ -205,120 +422,108 @@ def default_names(stack: str) -> dict[str, str]:
     }
 
 
-def build_config(options: StackOptions) -> StackConfig:
-    """Validate every option and return the desired stack; raises InputError (exit 2)."""
-    o = options
-    _check_name("stack", o.stack, STACK_NAME, "1-32 of A-Z a-z 0-9 _ -")
-    names = default_names(o.stack)
-    # An empty name is invalid, not a request for the default (`--table-name "$UNSET"`).
-    given = {
-        "table": o.table_name,
-        "function": o.function_name,
-        "role": o.role_name,
-        "queue": o.queue_name,
-    }
-    names.update({kind: name for kind, name in given.items() if name is not None})
-    table_name = _check_name(
-        "table", o.table_name or names["table"], TABLE_NAME, "3-255 of A-Z a-z 0-9 _ . -"
-    )
-    function_name = _check_name(
-        "function", o.function_name or names["function"], FUNCTION_NAME, "1-64 of A-Z a-z 0-9 _ -"
-    )
-    role_name = _check_name(
-        "role", o.role_name or names["role"], ROLE_NAME, "1-64 of letters, digits and + = , . @ _ -"
-    )
-    queue_name = _check_name(
-        "queue", o.queue_name or names["queue"], QUEUE_NAME, "1-80 of A-Z a-z 0-9 _ -"
+def with_defaults(options: StackOptions) -> StackOptions:
+    return StackOptions(
+        **{
+            name: DEFAULTS.get(name) if getattr(options, name) is None else getattr(options, name)
+            for name in OPTION_FIELDS
+        }
     )
 
-    stream = parse_stream_arn(o.stream_arn) if o.stream_arn else None
+
+def _check_stream_region(o: StackOptions, stream: StreamRef | None) -> None:
     if stream and o.region and stream.region != o.region:
         raise InputError(
             f"stream ARN is in region {stream.region} but --region is {o.region}: "
             "the function must run in the stream's region"
         )
-    region = o.region or (stream.region if stream else None)
+    if stream:
+        from cryptoconsumer.regions import partition_of
 
-    if o.billing_mode not in BILLING_MODES:
-        raise InputError(f"--billing-mode must be one of {', '.join(BILLING_MODES)}")
+        partition = partition_of(stream.region)
+        if partition is not None and partition != stream.partition:
+            raise InputError(
+                f"stream ARN partition {stream.partition} does not match region "
+                f"{stream.region}, which is in partition {partition}"
+            )
+
+
+def _check_combinations(o: StackOptions, stream: StreamRef | None) -> None:
+    _check_stream_region(o, stream)
     if o.billing_mode == "PROVISIONED":
         if o.read_capacity is None or o.write_capacity is None:
             raise InputError(
                 "--billing-mode PROVISIONED needs --read-capacity and --write-capacity"
             )
-        _check_range("--read-capacity", o.read_capacity, 1, 40000)
-        _check_range("--write-capacity", o.write_capacity, 1, 40000)
     elif o.read_capacity is not None or o.write_capacity is not None:
         raise InputError("--read-capacity/--write-capacity need --billing-mode PROVISIONED")
-    if o.log_retention_days not in LOG_RETENTION_DAYS:
-        raise InputError(
-            f"--log-retention-days {o.log_retention_days} is not one CloudWatch Logs accepts "
-            f"({', '.join(map(str, LOG_RETENTION_DAYS))})"
-        )
-    for arn in o.managed_policies:
-        if not POLICY_ARN.fullmatch(arn):
-            raise InputError(f"--managed-policy {arn!r} is not an IAM policy ARN")
-        if arn.rsplit("/", 1)[-1].endswith("FullAccess"):
-            raise InputError(
-                f"--managed-policy {arn!r}: *FullAccess policies defeat least privilege; "
-                "attach a narrower policy"
-            )
-    if not RUNTIME.fullmatch(o.runtime):
-        raise InputError(f"--runtime {o.runtime!r} is not a Python runtime (python3.N)")
-    if o.architecture not in ARCHITECTURES:
-        raise InputError(f"--architecture must be one of {', '.join(ARCHITECTURES)}")
-    _check_range("--timeout", o.timeout, 1, 900)
-    _check_range("--memory", o.memory, 128, 10240)
-    _check_range("--batch-size", o.batch_size, 1, 10000)
-    _check_range("--batch-window", o.batch_window, 0, 300)
-    _check_range("--parallelization-factor", o.parallelization_factor, 1, 10)
-    _check_range("--max-retries", o.max_retries, 0, 10000, -1)
-    _check_range("--max-record-age", o.max_record_age, 60, 604800, -1)
-
-    position = o.starting_position.upper()
-    if position not in STARTING_POSITIONS:
-        raise InputError(f"--starting-position must be one of {', '.join(STARTING_POSITIONS)}")
-    timestamp = None
-    if position == "AT_TIMESTAMP":
-        if not o.starting_timestamp:
-            raise InputError("--starting-position AT_TIMESTAMP needs --starting-timestamp")
-        timestamp = parse_timestamp(o.starting_timestamp)
-    elif o.starting_timestamp:
+    position = str(o.starting_position).upper()
+    if position == "AT_TIMESTAMP" and not o.starting_timestamp:
+        raise InputError("--starting-position AT_TIMESTAMP needs --starting-timestamp")
+    if position != "AT_TIMESTAMP" and o.starting_timestamp:
         raise InputError("--starting-timestamp goes with --starting-position AT_TIMESTAMP")
 
+
+def build_config(options: StackOptions, origins: dict[str, str] | None = None) -> StackConfig:
+    """Validate every option and return the desired stack; raises InputError (exit 2).
+
+    `origins` says where each given value came from (see `layered`); values that are not the
+    built-in default are the ones `up` records on the stack.
+    """
+    given = {name for name in OPTION_FIELDS if getattr(options, name) is not None}
+    origins = {name: (origins or {}).get(name, GIVEN) for name in given}
+    check_fields(options)
+    o = with_defaults(options)
+    assert o.stack is not None
+    names = default_names(o.stack)
+    # An empty name is invalid, not a request for the default (`--table-name "$UNSET"`).
+    table_name = o.table_name if o.table_name is not None else names["table"]
+    function_name = o.function_name if o.function_name is not None else names["function"]
+    role_name = o.role_name if o.role_name is not None else names["role"]
+    queue_name = o.queue_name if o.queue_name is not None else names["queue"]
+    stream = parse_stream_arn(o.stream_arn) if o.stream_arn else None
+    _check_combinations(o, stream)
+    region = o.region or (stream.region if stream else None)
+    position = str(o.starting_position).upper()
+    timestamp = parse_timestamp(o.starting_timestamp) if position == "AT_TIMESTAMP" else None
+    recorded = {name: getattr(o, name) for name in RECORDED_FIELDS if name in given}
     return StackConfig(
         stack=o.stack,
         region=region,
         table=TableSpec(
             name=table_name,
-            billing_mode=o.billing_mode,
+            billing_mode=str(o.billing_mode),
             read_capacity=o.read_capacity,
             write_capacity=o.write_capacity,
         ),
         queue=QueueSpec(name=queue_name) if o.dlq else None,
         retired_queue=None if o.dlq else QueueSpec(name=queue_name),
         log_group=LogGroupSpec(
-            name=f"/aws/lambda/{function_name}", retention_days=o.log_retention_days
+            name=f"/aws/lambda/{function_name}", retention_days=int(o.log_retention_days or 0)
         ),
-        role=RoleSpec(name=role_name, managed_policy_arns=tuple(sorted(set(o.managed_policies)))),
+        role=RoleSpec(
+            name=role_name, managed_policy_arns=tuple(sorted(set(o.managed_policies or ())))
+        ),
         function=FunctionSpec(
             name=function_name,
-            runtime=o.runtime,
-            architecture=o.architecture,
-            timeout=o.timeout,
-            memory=o.memory,
+            runtime=str(o.runtime),
+            architecture=str(o.architecture),
+            timeout=int(o.timeout or 0),
+            memory=int(o.memory or 0),
         ),
         mapping=MappingSpec(
-            batch_size=o.batch_size,
+            batch_size=int(o.batch_size or 0),
             starting_position=position,
             starting_timestamp=timestamp,
-            batch_window=o.batch_window,
-            parallelization_factor=o.parallelization_factor,
-            max_retries=o.max_retries,
-            max_record_age=o.max_record_age,
+            batch_window=int(o.batch_window or 0),
+            parallelization_factor=int(o.parallelization_factor or 0),
+            max_retries=int(o.max_retries if o.max_retries is not None else 0),
+            max_record_age=int(o.max_record_age if o.max_record_age is not None else 0),
         ),
         stream=stream,
         tags={STACK_TAG: o.stack, MANAGED_BY[0]: MANAGED_BY[1]},
         # A function name (1-64 of A-Z a-z 0-9 _ -) + "-efo" is always a valid consumer name.
         consumer=ConsumerSpec(name=f"{function_name}-efo") if o.enhanced_fan_out else None,
+        settings=recorded,
+        origins={name: origins.get(name, DEFAULT) for name in OPTION_FIELDS},
     )

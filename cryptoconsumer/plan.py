@@ -27,6 +27,9 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "function": ("role", "queue", "log_group"),
     "consumer": (),
     "mapping": ("function", "table", "queue", "role", "consumer"),
+    # Recorded first: a run that dies half-way leaves the record of what it was asked to do,
+    # so a bare `up` finishes the job and `destroy` finds every name.
+    "settings": (),
 }
 # Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
 # reads through it has been replaced by one on the stream.
@@ -43,6 +46,8 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
     "consumer": ("mapping",),
+    # Last: while anything is left, the record is how a re-run finds it.
+    "settings": ("mapping", "consumer", "function", "log_group", "role", "queue", "table"),
 }
 MUTATING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 

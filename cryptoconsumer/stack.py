@@ -7,19 +7,28 @@ so anyone with credentials can run any command from any machine.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable
-from dataclasses import dataclass
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptoconsumer import package
 from cryptoconsumer.aws import Clients, error_code, translated
-from cryptoconsumer.config import StackConfig
+from cryptoconsumer.config import (
+    DEFAULT_STACK,
+    RECORDED,
+    Layer,
+    StackConfig,
+    build_config,
+    check_fields,
+    layered,
+)
 from cryptoconsumer.errors import AwsError, InputError, OwnershipError
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
 from cryptoconsumer.resources import consumer as stream_consumer
-from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
+from cryptoconsumer.resources import function, log_group, mapping, queue, role, settings, table
 from cryptoconsumer.resources.base import Change, Context, ResourceKind, owned
 
 READABLE_STREAM_STATES = ("ACTIVE", "UPDATING")
@@ -43,6 +52,7 @@ class Observed:
     function: function.ObservedFunction | None
     mappings: tuple[mapping.ObservedMapping, ...]
     consumer: stream_consumer.ObservedConsumer | None = None
+    settings: settings.ObservedSettings | None = None
 
     def arns(self) -> list[str]:
         found = [
@@ -75,7 +85,40 @@ def read_stream(clients: Clients, arn: str) -> StreamInfo:
     return StreamInfo(arn=arn, status=status, kms_key_id=key)
 
 
-def read(ctx: Context, *, with_stream: bool) -> Observed:
+class _Unread(enum.Enum):
+    UNREAD = "unread"
+
+
+UNREAD = _Unread.UNREAD
+Recorded = settings.ObservedSettings | None | _Unread
+
+
+@dataclass(frozen=True)
+class Configured:
+    """The desired stack, and the record it was built from (None: nothing recorded)."""
+
+    config: StackConfig
+    recorded: settings.ObservedSettings | None
+
+
+def configure(
+    layers: Sequence[Layer], clients: Clients, forget: frozenset[str] = frozenset()
+) -> Configured:
+    """The desired stack from the given sources, then what is recorded on the stack (less the
+    fields to `forget`), then the built-in defaults. Each given value is checked before the
+    one AWS call (GetParameter)."""
+    given, _ = layered(*layers)
+    check_fields(given)
+    recorded = settings.read(clients, given.stack or DEFAULT_STACK)
+    record = []
+    if recorded and recorded.owned:
+        kept = replace(recorded.options(), **{name: None for name in forget})
+        record = [Layer(RECORDED, kept)]
+    options, origins = layered(*layers, *record)
+    return Configured(build_config(options, origins), recorded)
+
+
+def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Observed:
     """Every read at once: boto3 clients are thread-safe, so this costs one round trip."""
     config = ctx.config
     queue_spec = config.queue or config.retired_queue
@@ -92,6 +135,9 @@ def read(ctx: Context, *, with_stream: bool) -> Observed:
         "consumer": (lambda: stream_consumer.read(ctx, config.stream.arn, config.consumer))
         if config.consumer and config.stream
         else (lambda: None),
+        "settings": (lambda: settings.read(ctx.clients, config.stack))
+        if recorded is UNREAD
+        else (lambda: recorded),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers)) as pool:
         futures = {name: pool.submit(reader) for name, reader in readers.items()}
@@ -263,14 +309,19 @@ def plan_up(
     replace_mapping: bool = False,
     reporter: Reporter | None = None,
     ctx: Context | None = None,
+    recorded: Recorded = UNREAD,
 ) -> Prepared:
     """Read everything, refuse what cannot be done, and return the changes `up` would make."""
     if config.stream is None:
-        raise InputError("--stream-arn is required (or set CRYPTOCONSUMER_STREAM_ARN)")
+        raise InputError(
+            "--stream-arn is required (or set CRYPTOCONSUMER_STREAM_ARN, or put stream-arn in "
+            "the stack file); nothing is recorded for this stack yet"
+        )
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
-    observed = read(ctx, with_stream=True)
+    observed = read(ctx, with_stream=True, recorded=recorded)
     _check_stream(observed)
     check_ownership(config, observed)
+    settings.check_ownership(config.stack, observed.settings)
     resolve_account(ctx, observed)
     want = desired(ctx, observed)
     changes: list[Change] = [table.plan(ctx, config.table, observed.table)]
@@ -299,6 +350,7 @@ def plan_up(
         list(observed.mappings),
         replace_mapping,
     )
+    changes.append(settings.plan(ctx, config.settings, observed.settings))
     outputs = {
         "stream_arn": config.stream.arn,
         "table_arn": observed.table.arn if observed.table else None,
@@ -325,9 +377,10 @@ def plan_destroy(
     delete_table: bool = False,
     reporter: Reporter | None = None,
     ctx: Context | None = None,
+    recorded: Recorded = UNREAD,
 ) -> Prepared:
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
-    observed = read(ctx, with_stream=False)
+    observed = read(ctx, with_stream=False, recorded=recorded)
     label = f"mappings of {config.function.name}"
     changes: list[Change] = mapping.plan_delete(list(observed.mappings), config.stack, label)
     if observed.consumer is not None:
@@ -341,6 +394,7 @@ def plan_destroy(
     if queue_spec:
         changes.append(queue.plan_delete(observed.queue, queue_spec, config.stack))
     changes.append(table.plan_delete(observed.table, config.table, delete_table, config.stack))
+    changes.append(settings.plan_delete(observed.settings, config.stack))
     plan = Plan("destroy", config.stack, clients.region, tuple(changes), {})
     return Prepared(plan, ctx, None)
 
@@ -376,6 +430,7 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
         "mapping": lambda ctx, change, outputs: mapping.apply(
             ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change
         ),
+        "settings": lambda ctx, change, _: settings.apply(ctx, config.settings, change),
     }
     outputs = run_plan(prepared.plan, ctx, steps)
     outputs.pop("queue_arn", None)
@@ -400,4 +455,5 @@ DESTROY_STEPS: dict[ResourceKind, Any] = {
     "role": _delete_step(role.delete),
     "queue": _delete_step(queue.delete),
     "table": _delete_step(table.delete),
+    "settings": _delete_step(settings.delete),
 }

@@ -12,7 +12,9 @@ from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources.base import Context, owned
 from cryptoconsumer.stack import (
+    UNREAD,
     Observed,
+    Recorded,
     consumer_arn,
     desired,
     desired_function,
@@ -68,9 +70,11 @@ def read_status(config: StackConfig, clients: Clients, ctx: Context | None = Non
     return status_of(ctx, config, observed)
 
 
-def read_observed(ctx: Context, config: StackConfig) -> tuple[StackConfig, Observed]:
+def read_observed(
+    ctx: Context, config: StackConfig, recorded: Recorded = UNREAD
+) -> tuple[StackConfig, Observed]:
     """Everything that exists; without --stream-arn, the stream is the mapping's source."""
-    observed = read(ctx, with_stream=True)
+    observed = read(ctx, with_stream=True, recorded=recorded)
     if config.stream is None:
         sources = [m.source_arn for m in observed.mappings if ":kinesis:" in m.source_arn]
         if sources:

@@ -19,11 +19,20 @@ class Inventory:
     functions: tuple[str, ...]
     log_groups: tuple[str, ...]
     mappings: tuple[tuple[str, str, str], ...]  # (uuid, function name, source ARN)
+    parameters: tuple[str, ...] = ()  # SSM: the stacks' recorded settings
 
     @property
     def empty(self) -> bool:
         return not any(
-            (self.tables, self.queues, self.roles, self.functions, self.log_groups, self.mappings)
+            (
+                self.tables,
+                self.queues,
+                self.roles,
+                self.functions,
+                self.log_groups,
+                self.mappings,
+                self.parameters,
+            )
         )
 
 
@@ -48,6 +57,9 @@ def inventory(aws: Aws) -> Inventory:
             sorted(g["logGroupName"] for g in aws("logs").describe_log_groups()["logGroups"])
         ),
         mappings=mappings,
+        parameters=tuple(
+            sorted(p["Name"] for p in aws("ssm").describe_parameters().get("Parameters", []))
+        ),
     )
 
 

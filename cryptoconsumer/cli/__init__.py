@@ -1,8 +1,36 @@
 """The `cryptoconsumer` command. Heavy imports (boto3, moto) stay inside the commands."""
 
+import sys
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from cryptoconsumer import __version__
+
+
+class OneLineErrors(TyperGroup):
+    """A usage error (unknown option, a value of the wrong type) is one line on stderr and
+    exit 2, like every other bad input: scripts and CI logs read it."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            print("error: aborted", file=sys.stderr)
+            code = 1
+        except typer.TyperException as error:
+            shown = getattr(error, "format_message", None)
+            message = str(shown() if callable(shown) else error)
+            if type(error).__name__ == "NoArgsIsHelpError":
+                print(message, file=sys.stderr)  # a group called alone: its help
+            else:
+                print("error: " + " ".join(message.split()), file=sys.stderr)
+            code = getattr(error, "exit_code", 2)
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
 def _version(value: bool) -> None:
@@ -13,6 +41,7 @@ def _version(value: bool) -> None:
 
 app = typer.Typer(
     name="cryptoconsumer",
+    cls=OneLineErrors,
     help="Stand up and run a Kinesis -> Lambda -> DynamoDB crypto-price consumer on AWS.",
     no_args_is_help=True,
     add_completion=False,

@@ -11,7 +11,8 @@ import typer
 
 from cryptoconsumer.cli import ops_render
 from cryptoconsumer.cli.options import COMMON, NAMES, Output, with_options
-from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, stack_options
+from cryptoconsumer.cli.sources import sourced
+from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, configured
 from cryptoconsumer.cli.terminal import (
     TerminalReporter,
     err,
@@ -30,11 +31,13 @@ def _clients(target: Any) -> Any:
 
 
 def _setup(options: dict[str, Any]) -> tuple[Any, Any, bool]:
-    config, target = stack_options(options)
-    return config, _clients(target), options["output"] is Output.json
+    """The stack's configuration (given > recorded > default), clients, and JSON or not."""
+    setup, clients = configured(options, _clients)
+    return setup.config, clients, options["output"] is Output.json
 
 
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def check(
     timeout: Annotated[
@@ -78,6 +81,7 @@ def check(
 
 
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def logs(
     since: Annotated[str, typer.Option("--since", help="How far back, e.g. 10m, 1h, 2d.")] = "10m",
@@ -128,6 +132,7 @@ TickerOpt = Annotated[
 
 
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def latest(ticker: TickerOpt = None, **options: Any) -> None:
     """The newest item of each ticker in the table."""
@@ -152,6 +157,7 @@ def latest(ticker: TickerOpt = None, **options: Any) -> None:
 
 
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def history(
     ticker: Annotated[str, typer.Option("--ticker", help="The ticker, e.g. BTCUSD.")],
@@ -198,6 +204,7 @@ dlq_app = typer.Typer(
 
 @dlq_app.command("list")
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def dlq_list(
     limit: Annotated[
@@ -230,6 +237,7 @@ def dlq_list(
 
 @dlq_app.command("redrive")
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def dlq_redrive(
     dry_run: Annotated[

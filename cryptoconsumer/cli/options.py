@@ -146,6 +146,14 @@ DESIRED = [
         "--enhanced-fan-out/--no-enhanced-fan-out",
         "Read through a registered stream consumer (2 MB/s per shard of its own).",
     ),
+    _option(
+        "reset",
+        list[str] | None,
+        None,
+        "--reset",
+        "Forget a recorded setting (e.g. managed-policy, or all): it takes its default "
+        "unless given (repeatable).",
+    ),
 ]
 
 

@@ -8,27 +8,64 @@ import typer
 
 from cryptoconsumer.cli import render
 from cryptoconsumer.cli.options import COMMON, DESIRED, NAMES, Output, with_options
+from cryptoconsumer.cli.sources import ORIGINS, sourced
 from cryptoconsumer.cli.terminal import TerminalReporter, err, guarded, out, print_json
 
 EXIT_NOT_OK = 3
 
 
-def stack_options(options: dict[str, Any]) -> Any:
-    """The validated desired stack and the AWS target, from the command's options."""
-    from cryptoconsumer.aws import AwsTarget
-    from cryptoconsumer.config import StackOptions, build_config
+def given_layers(options: dict[str, Any]) -> list[Any]:
+    """The stack options a command was given, one layer per source, strongest first."""
+    from cryptoconsumer.config import (
+        COMMAND_LINE,
+        DEFAULT,
+        ENVIRONMENT,
+        OPTION_FIELDS,
+        STACK_FILE,
+        Layer,
+        StackOptions,
+    )
 
-    fields = set(StackOptions.__dataclass_fields__)
-    values = {key: value for key, value in options.items() if key in fields and value is not None}
-    if options.get("managed_policy"):
-        values["managed_policies"] = tuple(options["managed_policy"])
-    config = build_config(StackOptions(**values))
+    origins = options.get(ORIGINS, {})
+    by_origin: dict[str, dict[str, Any]] = {COMMAND_LINE: {}, ENVIRONMENT: {}, STACK_FILE: {}}
+    for name, value in options.items():
+        field = "managed_policies" if name == "managed_policy" else name
+        origin = origins.get(name, DEFAULT)
+        if field not in OPTION_FIELDS or origin not in by_origin or value is None:
+            continue
+        by_origin[origin][field] = tuple(value) if isinstance(value, list) else value
+    return [Layer(origin, StackOptions(**values)) for origin, values in by_origin.items()]
+
+
+def stack_options(options: dict[str, Any]) -> tuple[list[Any], Any]:
+    """The given layers, each value checked, and the AWS target; no AWS call yet."""
+    from cryptoconsumer.aws import AwsTarget, check_target
+    from cryptoconsumer.config import check_fields, layered, parse_stream_arn
+
+    layers = given_layers(options)
+    given, _ = layered(*layers)
+    check_fields(given)
+    region = given.region or (
+        parse_stream_arn(given.stream_arn).region if given.stream_arn else None
+    )
     target = AwsTarget(
-        region=config.region,
+        region=region,
         profile=options.get("profile"),
         endpoint_url=options.get("endpoint_url"),
     )
-    return config, target
+    check_target(target)
+    return layers, target
+
+
+def configured(options: dict[str, Any], clients_for: Any = None) -> tuple[Any, Any]:
+    """The desired stack (given > recorded > default) and the clients to reach it."""
+    from cryptoconsumer import stack
+    from cryptoconsumer.config import recorded_fields
+
+    forget = recorded_fields(options.get("reset") or ())
+    layers, target = stack_options(options)
+    clients = (clients_for or _clients)(target)
+    return stack.configure(layers, clients, forget), clients
 
 
 def _clients(target: Any) -> Any:
@@ -51,10 +88,14 @@ def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> None:
     from cryptoconsumer import stack
 
     output: Output = options["output"]
-    config, target = stack_options(options)
+    setup, clients = configured(options)
     reporter = TerminalReporter()
     prepared = stack.plan_up(
-        config, _clients(target), replace_mapping=replace_mapping, reporter=reporter
+        setup.config,
+        clients,
+        replace_mapping=replace_mapping,
+        reporter=reporter,
+        recorded=setup.recorded,
     )
     if dry_run:
         _show_plan(prepared.plan, output, dry_run=True)
@@ -68,6 +109,7 @@ def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> None:
 
 
 @guarded
+@sourced
 @with_options(DESIRED, NAMES, COMMON)
 def up(
     dry_run: Annotated[
@@ -87,6 +129,7 @@ def up(
 
 
 @guarded
+@sourced
 @with_options(DESIRED, NAMES, COMMON)
 def plan(
     replace_mapping: Annotated[
@@ -99,6 +142,7 @@ def plan(
 
 
 @guarded
+@sourced
 @with_options(DESIRED, NAMES, COMMON)
 def status(
     window: Annotated[
@@ -126,20 +170,20 @@ def status(
         ),
         max_iterator_age_seconds=parse_duration(max_iterator_age, "--max-iterator-age"),
     )
-    config, target = stack_options(options)
-    clients = _clients(target)
+    setup, clients = configured(options)
+    config = setup.config
     as_json = options["output"] is Output.json
     if watch:
         from cryptoconsumer.cli.live import watch as watch_loop
 
         found = watch_loop(
-            lambda: read_health(config, clients, thresholds),
+            lambda: read_health(config, clients, thresholds, recorded=setup.recorded),
             render.status_view,
             render.status_document if as_json else None,
             interval,
         )
     else:
-        found = read_health(config, clients, thresholds)
+        found = read_health(config, clients, thresholds, recorded=setup.recorded)
         if as_json:
             print_json(render.status_document(found))
         else:
@@ -158,6 +202,7 @@ def _whole_minutes(seconds: int) -> int:
 
 
 @guarded
+@sourced
 @with_options(NAMES, COMMON)
 def destroy(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -174,10 +219,17 @@ def destroy(
     from cryptoconsumer.errors import InputError
 
     output: Output = options["output"]
-    config, target = stack_options(options)
+    if not yes and not dry_run and not sys.stdin.isatty():
+        # Refused before anything is read: a runbook without --yes learns it at once.
+        raise InputError("destroy needs --yes when there is no terminal to confirm on")
+    setup, clients = configured(options)
     reporter = TerminalReporter()
     prepared = stack.plan_destroy(
-        config, _clients(target), delete_table=delete_table, reporter=reporter
+        setup.config,
+        clients,
+        delete_table=delete_table,
+        reporter=reporter,
+        recorded=setup.recorded,
     )
     plan = prepared.plan
     if dry_run:
@@ -191,8 +243,6 @@ def destroy(
         _show_plan(plan, output, dry_run=False, outputs={})
         return
     if not yes:
-        if not sys.stdin.isatty():
-            raise InputError("destroy needs --yes when there is no terminal to confirm on")
         err.print(render.plan_table(plan, f"stack {plan.stack} in {plan.region}: would change"))
         if not typer.confirm("Delete these resources?", default=False, err=True):
             raise InputError("not confirmed; nothing was deleted")
@@ -207,6 +257,7 @@ def destroy(
 
 
 @guarded
+@sourced
 def package(
     output_path: Annotated[
         Path, typer.Option("--output-file", "-o", help="Where to write the zip.")

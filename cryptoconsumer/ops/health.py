@@ -16,7 +16,7 @@ from cryptoconsumer.aws import Clients, translated
 from cryptoconsumer.config import StackConfig
 from cryptoconsumer.ops.durations import describe
 from cryptoconsumer.resources.base import Context
-from cryptoconsumer.stack import Observed
+from cryptoconsumer.stack import UNREAD, Observed, Recorded
 from cryptoconsumer.status import ResourceStatus, StackStatus, read_observed, status_of
 
 DEFAULT_WINDOW_SECONDS = 15 * 60
@@ -185,6 +185,7 @@ def read_health(
     clients: Clients,
     thresholds: Thresholds | None = None,
     ctx: Context | None = None,
+    recorded: Recorded = UNREAD,
 ) -> StackStatus:
     """`status` with health: the resources and the metrics are read at the same time."""
     thresholds = thresholds or Thresholds()
@@ -193,7 +194,7 @@ def read_health(
         metrics_future = pool.submit(
             read_metrics, clients, config.function.name, thresholds.window_seconds
         )
-        config, observed = read_observed(ctx, config)
+        config, observed = read_observed(ctx, config, recorded)
         metrics = metrics_future.result()
     status = status_of(ctx, config, observed)
     # A function that does not exist has no metrics worth reporting.

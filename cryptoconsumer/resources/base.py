@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-ResourceKind = Literal["table", "queue", "log_group", "role", "function", "mapping", "consumer"]
+ResourceKind = Literal[
+    "table", "queue", "log_group", "role", "function", "mapping", "consumer", "settings"
+]
 Action = Literal["create", "update", "replace", "delete", "retain", "none"]
 
 # How long semantic retries (IAM propagation, in-progress updates) may take before giving up.

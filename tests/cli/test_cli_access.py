@@ -86,7 +86,10 @@ def test_managed_policy_is_attached_and_detached_on_request(run, aws, stream_arn
     status = run("status", "--stream-arn", stream_arn, "--managed-policy", policy)
     assert status.exit_code == 0, str(status)
 
+    # Recorded: a later plain `up` keeps it; `--reset managed-policy` goes back to none.
     assert run("up", "--stream-arn", stream_arn).exit_code == 0
+    assert attached_policies(aws, ROLE) == [policy]
+    assert run("up", "--reset", "managed-policy").exit_code == 0
     assert attached_policies(aws, ROLE) == []
 
 

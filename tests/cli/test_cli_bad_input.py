@@ -56,20 +56,15 @@ BAD_UP_INPUT = [
     (["--log-retention-days", "2"], "--log-retention-days 2 is not one CloudWatch Logs accepts"),
     (["--log-retention-days", "0"], "--log-retention-days 0"),
     (["--billing-mode", "ON_DEMAND"], "--billing-mode must be one of"),
-    (["--billing-mode", "PROVISIONED"], "needs --read-capacity and --write-capacity"),
-    (["--billing-mode", "PROVISIONED", "--read-capacity", "5"], "needs --read-capacity"),
     (
         ["--billing-mode", "PROVISIONED", "--read-capacity", "0", "--write-capacity", "5"],
         "--read-capacity 0",
     ),
-    (["--read-capacity", "5", "--write-capacity", "5"], "need --billing-mode PROVISIONED"),
     # starting position
-    (["--starting-position", "AT_TIMESTAMP"], "AT_TIMESTAMP needs --starting-timestamp"),
     (
         ["--starting-position", "AT_TIMESTAMP", "--starting-timestamp", "yesterday"],
         "--starting-timestamp 'yesterday' is not ISO 8601",
     ),
-    (["--starting-timestamp", "2026-01-01T00:00:00Z"], "goes with --starting-position"),
     (["--starting-position", "EARLIEST"], "--starting-position must be one of"),
     # runtime, architecture, policies
     (["--runtime", "python2.7"], "--runtime 'python2.7' is not a Python runtime"),
@@ -82,6 +77,28 @@ BAD_UP_INPUT = [
     ),
     (["--managed-policy", "AmazonDynamoDBReadOnlyAccess"], "is not an IAM policy ARN"),
 ]
+
+
+# Rules between options that the stack's recorded settings may complete (capacity for a
+# PROVISIONED table, a timestamp for AT_TIMESTAMP): judged once the record is read, the one
+# call made, still before any change.
+BAD_COMBINATIONS = [
+    (["--billing-mode", "PROVISIONED"], "needs --read-capacity and --write-capacity"),
+    (["--billing-mode", "PROVISIONED", "--read-capacity", "5"], "needs --read-capacity"),
+    (["--read-capacity", "5", "--write-capacity", "5"], "need --billing-mode PROVISIONED"),
+    (["--starting-position", "AT_TIMESTAMP"], "AT_TIMESTAMP needs --starting-timestamp"),
+    (["--starting-timestamp", "2026-01-01T00:00:00Z"], "goes with --starting-position"),
+]
+
+
+@pytest.mark.parametrize(("extra", "fragment"), BAD_COMBINATIONS, ids=lambda v: str(v)[:60])
+def test_up_refuses_bad_combinations_after_reading_only_the_record(
+    run, moto, api_calls, extra, fragment
+):
+    result = run("up", "--stream-arn", ARN, *extra)
+    assert result.exit_code == 2, str(result)
+    assert len(result.error_lines) == 1 and fragment in result.error_lines[0], str(result)
+    assert [str(r) for r in moto.requests] == ["ssm:GetParameter"]
 
 
 def _assert_refused(result, fragment: str, moto, api_calls) -> None:
@@ -132,18 +149,18 @@ def test_destroy_refuses_bad_input_before_any_call(run, moto, api_calls, extra, 
 
 def test_an_empty_name_is_refused_not_replaced_by_the_default(run, moto, api_calls):
     """`--table-name "$UNSET"` must not quietly deploy into the default table."""
-    for option, kind in (
-        ("--table-name", "table"),
-        ("--function-name", "function"),
-        ("--role-name", "role"),
-        ("--queue-name", "queue"),
-    ):
+    for option in ("--table-name", "--function-name", "--role-name", "--queue-name"):
         result = run("up", "--stream-arn", ARN, option, "")
-        _assert_refused(result, f"invalid {kind} name ''", moto, api_calls)
+        _assert_refused(result, f"{option} is empty", moto, api_calls)
 
 
-def test_up_without_a_stream_is_refused_before_any_call(run, moto, api_calls):
-    _assert_refused(run("up"), "--stream-arn is required", moto, api_calls)
+def test_up_without_a_stream_reads_only_the_record_then_refuses(run, moto, api_calls):
+    """With nothing recorded and no --stream-arn there is nothing to deploy from: the record
+    is the one read (it could have held the stream), and nothing changes."""
+    result = run("up")
+    assert result.exit_code == 2, str(result)
+    assert "--stream-arn is required" in result.error_lines[0]
+    assert [str(r) for r in moto.requests] == ["ssm:GetParameter"]
 
 
 def test_a_long_message_stays_on_one_line(run, moto, api_calls, monkeypatch):

@@ -85,6 +85,7 @@ def test_destroy_dry_run_prints_the_plan_and_deletes_nothing(run, moto, aws, str
         ("role", "delete"),
         ("queue", "delete"),
         ("table", "retain"),
+        ("settings", "delete"),
     ]
     (table,) = [c for c in document["changes"] if c["resource"] == "table"]
     assert any("--delete-table" in detail for detail in table["details"])

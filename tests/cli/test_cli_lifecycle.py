@@ -13,7 +13,9 @@ CHANGE_KEYS = {"resource", "name", "action", "details"}
 OUTPUT_KEYS = {"stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid"}
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
 ROW_KEYS = {"resource", "name", "exists", "owned", "state", "drift"}
-RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping"]
+RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings"]
+# `status` rows: the recorded settings are shown apart, not as a resource of their own.
+STATUS_ROWS = [r for r in RESOURCES if r != "settings"]
 TABLE, FUNCTION, ROLE = "crypto_intraday", "crypto_data_consumer", "crypto_data_consumer-role"
 QUEUE, LOG_GROUP = "crypto_data_consumer-dlq", "/aws/lambda/crypto_data_consumer"
 MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Attach", "Detach", "Tag", "Untag")
@@ -150,7 +152,8 @@ def test_a_second_up_makes_read_calls_only(run, moto, api_calls, stream_arn):
     assert api_calls.mutating() == [], api_calls.operations()
     assert moto.mutating() == [], moto.operations()
     assert not any(op.split(":")[1].startswith(MUTATING_PREFIXES) for op in api_calls.reads())
-    assert 0 < len(api_calls.calls) <= 16, api_calls.operations()
+    # 16 reads of the stack, and the one GetParameter of its recorded settings.
+    assert 0 < len(api_calls.calls) <= 17, api_calls.operations()
     assert len(moto.requests) == len(api_calls.calls)  # no retries, nothing hidden
 
 
@@ -447,7 +450,7 @@ def test_drift_is_reported_planned_and_fixed(
 
     found = status(run, stream_arn, expect=3)
     assert drift_of(found, resource) == [line]
-    assert all(drift_of(found, r) == [] for r in RESOURCES if r != resource)
+    assert all(drift_of(found, r) == [] for r in STATUS_ROWS if r != resource)
 
     planned = run("plan", "--stream-arn", stream_arn, "--output", "json").json()
     assert {r: a for r, a in actions(planned).items() if a != "none"} == {resource: "update"}
@@ -476,7 +479,7 @@ def test_status_json_shape_and_exit_codes(run, aws, stream_arn):
     assert set(missing) >= STATUS_KEYS
     assert (missing["stack"], missing["region"]) == ("crypto", "us-east-1")
     assert missing["deployed"] is False and missing["healthy"] is False
-    assert [row["resource"] for row in missing["resources"]] == RESOURCES
+    assert [row["resource"] for row in missing["resources"]] == STATUS_ROWS
     for row in missing["resources"]:
         assert set(row) >= ROW_KEYS
         assert row["exists"] is False and row["state"] == "missing"
@@ -484,7 +487,7 @@ def test_status_json_shape_and_exit_codes(run, aws, stream_arn):
     up(run, stream_arn)
     deployed = status(run, stream_arn)
     assert deployed["deployed"] is True and deployed["healthy"] is True
-    assert [row["resource"] for row in deployed["resources"]] == RESOURCES
+    assert [row["resource"] for row in deployed["resources"]] == STATUS_ROWS
     for row in deployed["resources"]:
         assert row["exists"] is True and row["owned"] is True and row["drift"] == []
     assert next(r for r in deployed["resources"] if r["resource"] == "mapping")["state"] == (
@@ -558,13 +561,20 @@ def test_a_configuration_change_updates_only_the_configuration(
 
     document = up(run, stream_arn, option, value)
 
-    assert {r: a for r, a in actions(document).items() if a != "none"} == {"function": "update"}
-    assert api_calls.mutating() == ["lambda:UpdateFunctionConfiguration"]
+    assert {r: a for r, a in actions(document).items() if a != "none"} == {
+        "function": "update",
+        "settings": "update",
+    }
+    assert sorted(api_calls.mutating()) == [
+        "lambda:UpdateFunctionConfiguration",
+        "ssm:PutParameter",
+    ]
     config = aws("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
     assert config[field] == expected
     assert config["CodeSha256"] == code_before
     assert status(run, stream_arn, option, value)["healthy"] is True
-    status(run, stream_arn, expect=3)  # against the defaults it has drifted
+    assert status(run)["healthy"] is True  # what was recorded, with no options at all
+    status(run, stream_arn, "--reset", "all", expect=3)  # against the defaults it has drifted
 
 
 def test_a_mapping_option_change_updates_the_mapping_in_place(run, aws, api_calls, stream_arn):
@@ -574,8 +584,11 @@ def test_a_mapping_option_change_updates_the_mapping_in_place(run, aws, api_call
 
     document = up(run, stream_arn, "--batch-size", "500", "--batch-window", "5")
 
-    assert {r: a for r, a in actions(document).items() if a != "none"} == {"mapping": "update"}
-    assert api_calls.mutating() == ["lambda:UpdateEventSourceMapping"]
+    assert {r: a for r, a in actions(document).items() if a != "none"} == {
+        "mapping": "update",
+        "settings": "update",
+    }
+    assert sorted(api_calls.mutating()) == ["lambda:UpdateEventSourceMapping", "ssm:PutParameter"]
     mapping = the_mapping(aws)
     assert mapping["UUID"] == uuid
     assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (500, 5)
@@ -709,7 +722,9 @@ def test_no_dlq_makes_no_queue_and_grants_none(run, aws, stream_arn):
     policy = inline_policies(aws, ROLE)["cryptoconsumer-least-privilege"]
     assert not [s for s in policy["Statement"] if "sqs" in json.dumps(s)]
     found = status(run, stream_arn, "--no-dlq")
-    assert [row["resource"] for row in found["resources"]] == [r for r in RESOURCES if r != "queue"]
+    assert [row["resource"] for row in found["resources"]] == [
+        r for r in STATUS_ROWS if r != "queue"
+    ]
 
 
 def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
@@ -724,6 +739,7 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
         "role": "other_data_consumer-role",
         "function": "other_data_consumer",
         "mapping": f"{stream_arn.rsplit('/', 1)[-1]} -> other_data_consumer",
+        "settings": "/cryptoconsumer/other/settings",
     }
     found = inventory(aws)
     assert found.tables == ("crypto_intraday", "other_intraday")
@@ -747,9 +763,10 @@ def test_provisioned_billing(run, aws, stream_arn):
     throughput = table["ProvisionedThroughput"]
     assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (5, 5)
     assert status(run, stream_arn, *args)["healthy"] is True
-    assert drift_of(status(run, stream_arn, expect=3), "table") == [
-        "billing mode: PROVISIONED -> PAY_PER_REQUEST"
-    ]
+    assert status(run)["healthy"] is True  # as recorded
+    # What if it were on demand: the recorded capacities go with the billing mode.
+    found = status(run, stream_arn, "--billing-mode", "PAY_PER_REQUEST", expect=3)
+    assert drift_of(found, "table") == ["billing mode: PROVISIONED -> PAY_PER_REQUEST"]
 
 
 def test_custom_names(run, aws, stream_arn):

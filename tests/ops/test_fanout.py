@@ -126,9 +126,13 @@ def test_status_shows_the_consumer(world: World, cli: Any, monkeypatch: pytest.M
     monkeypatch.setattr(stack_cmds, "_clients", lambda target: world.clients)
 
     with_flag = cli("status", "--enhanced-fan-out", "--output", "json")
-    without = cli("status", "--stream-arn", world.stream_arn, "--output", "json")
+    bare = cli("status", "--output", "json")  # what `up` recorded
+    without = cli(
+        "status", "--stream-arn", world.stream_arn, "--no-enhanced-fan-out", "--output", "json"
+    )
 
     assert with_flag.exit_code == 0, json_of(with_flag)["problems"]
+    assert bare.exit_code == 0, json_of(bare)["problems"]
     rows = {row["resource"]: row for row in json_of(with_flag)["resources"]}
     assert rows["consumer"] == {
         "resource": "consumer",
@@ -153,7 +157,12 @@ def test_switching_on_is_a_planned_mapping_replacement(world: World) -> None:
         world.plan(enhanced_fan_out=True)
     prepared = world.plan(replace_mapping=True, enhanced_fan_out=True)
 
-    assert actions(prepared) == [("role", "update"), ("consumer", "create"), ("mapping", "replace")]
+    assert actions(prepared) == [
+        ("role", "update"),
+        ("consumer", "create"),
+        ("mapping", "replace"),
+        ("settings", "update"),
+    ]
     stack.execute(prepared)
     assert world.mapping_sources() == [world.consumer()["ConsumerARN"]]
 
@@ -166,7 +175,12 @@ def test_switching_off_replaces_the_mapping_then_deregisters_the_consumer(world:
         world.plan()
     prepared = world.plan(replace_mapping=True)
 
-    assert actions(prepared) == [("role", "update"), ("consumer", "delete"), ("mapping", "replace")]
+    assert actions(prepared) == [
+        ("role", "update"),
+        ("consumer", "delete"),
+        ("mapping", "replace"),
+        ("settings", "update"),
+    ]
     stack.execute(prepared)
     assert world.consumer() is None
     assert world.mapping_sources() == [world.stream_arn]
