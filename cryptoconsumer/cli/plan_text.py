@@ -79,9 +79,10 @@ def wrap(words: Sequence[str], width: int, first: str, hang: str) -> list[str]:
     for word in words:
         fits = len(line) + 1 + len(word) <= width
         fits_nowhere = len(hang) + len(word) > width
+        short_lead = len(line) <= min(width, len(hang) + SHORT_LEAD)
         if empty:
             line, empty = line + word, False
-        elif fits or (fits_nowhere and len(line) <= len(hang) + SHORT_LEAD):
+        elif fits or (fits_nowhere and short_lead):
             line += " " + word
         else:
             lines.append(line)

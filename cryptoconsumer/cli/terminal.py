@@ -134,16 +134,15 @@ class DetailedExitCodeCommand(TyperCommand):
     before the command runs; with --detailed-exitcode that must be 1, since 2 means changes."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        import click
-
         requested = DETAILED_FLAG in args or (
             os.environ.get(DETAILED_ENV, "").strip().lower() in _TRUE_WORDS
         )
         try:
             return super().parse_args(ctx, args)
-        except click.UsageError as error:
-            if requested:
-                error.exit_code = EXIT_ERROR
+        except Exception as error:
+            # Typer vendors its own click, so match click's usage errors by their exit code.
+            if requested and getattr(error, "exit_code", None) == EXIT_CHANGES:
+                error.exit_code = EXIT_ERROR  # type: ignore[attr-defined]
             raise
 
 
