@@ -66,8 +66,10 @@ class GuardedConsole(Console):
         return super()._render_buffer(safe)
 
 
+# No wrapping by rich: a result or progress line stays one line (the terminal folds it on
+# screen), so logs, scripts and copy-paste get whole lines; renderers wrap where they choose.
 out = GuardedConsole(markup=False, highlight=False, soft_wrap=True)
-err = GuardedConsole(stderr=True, markup=False, highlight=False)
+err = GuardedConsole(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:
