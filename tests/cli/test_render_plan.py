@@ -554,3 +554,18 @@ def test_with_detailed_exitcode_aws_errors_and_blocked_plans_are_1(
     assert no_stream.exit_code == 1, str(no_stream)
     assert blocked.exit_code == 1, str(blocked)
     assert "--replace-mapping" in blocked.stderr
+
+
+def test_plan_notes_and_blocked_changes_are_shown() -> None:
+    plan = Plan(
+        "up",
+        "crypto",
+        "us-east-1",
+        (Change("mapping", UUID, "replace", ("checkpoints reset",), blocked="needs a flag"),),
+        notes=("the new mapping starts 10 min back: the old one's iterator age",),
+    )
+
+    lines = render(plan, 80).splitlines()
+
+    assert "        blocked: needs a flag" in lines
+    assert "  note: the new mapping starts 10 min back: the old one's iterator age" in lines
