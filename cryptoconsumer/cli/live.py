@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.terminal import err, out, print_json_line
 
 T = TypeVar("T")
@@ -50,7 +51,8 @@ def watch(
                     last = read()
                     live.update(view(last), refresh=True)
                 except AwsError as error:
-                    live.update(Text(f"error: {error} (retrying in {interval:g} s)"), refresh=True)
+                    shown = inert(str(error))
+                    live.update(Text(f"error: {shown} (retrying in {interval:g} s)"), refresh=True)
                 sleep(interval)
     except KeyboardInterrupt:
         err.print("stopped watching")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.options import (
     EndpointOpt,
     Output,
@@ -107,7 +108,7 @@ def local_start(
 
     if shards < 1:
         raise InputError("--shards must be at least 1")
-    with pipeline.running(host, port, log=lambda line: err.print(line)) as running:
+    with pipeline.running(host, port, log=lambda line: err.print(inert(line))) as running:
         stream_arn = None
         if create_stream:
             clients = running.clients(region)
@@ -166,7 +167,7 @@ def produce(
     else:
         failed = f", {result.failed} failed" if result.failed else ""
         out.print(
-            f"produced {result.produced} records to {result.stream_arn} "
+            f"produced {result.produced} records to {inert(result.stream_arn)} "
             f"in {result.seconds:.2f} s{failed}"
         )
     if result.failed:
@@ -180,7 +181,9 @@ def _render_demo(result: DemoResult) -> None:
     for column in ("ticker", "last refreshed (UTC)", "exchange rate"):
         table.add_column(column)
     for ticker, latest in result.latest.items():
-        table.add_row(ticker, latest["last_refreshed"], latest["exchange_rate"])
+        table.add_row(
+            inert(ticker), inert(latest["last_refreshed"]), inert(latest["exchange_rate"])
+        )
     out.print(table)
     out.print(
         f"table items: {result.table_items} of {result.produced}; "

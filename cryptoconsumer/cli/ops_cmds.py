@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cryptoconsumer.cli import ops_render
+from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.options import COMMON, NAMES, Output, with_options
 from cryptoconsumer.cli.sources import sourced
 from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, configured
@@ -70,7 +71,7 @@ def check(
     else:
         out.print(ops_render.canary_line(result))
         for reason in reasons:
-            out.print(f"reason: {reason}")
+            out.print(f"reason: {inert(reason)}")
         if not result.arrived and not reasons:
             out.print(
                 "status sees no problem: the mapping may still be starting or catching up; "
@@ -231,7 +232,7 @@ def dlq_list(
             }
         )
         return
-    title = f"queue {url.rsplit('/', 1)[-1]}: ~{depth} message(s), {len(letters)} shown"
+    title = f"queue {inert(url.rsplit('/', 1)[-1])}: ~{depth} message(s), {len(letters)} shown"
     out.print(ops_render.dead_letters_table(letters, title))
 
 
@@ -263,7 +264,9 @@ def dlq_redrive(
 
     def progress(outcome: Any) -> None:
         if not as_json:
-            err.print(f"  {outcome.action}: {outcome.kind} {outcome.message_id} {outcome.detail}")
+            err.print(
+                inert(f"  {outcome.action}: {outcome.kind} {outcome.message_id} {outcome.detail}")
+            )
 
     report = redrive.redrive(
         config,

@@ -1,4 +1,8 @@
-"""Rendering: pure functions from plans and statuses to JSON documents and rich tables."""
+"""Rendering: pure functions from plans and statuses to JSON documents and rich tables.
+
+The plan's text is in `plan_text`. Text output shows every value from AWS through `inert`;
+JSON documents hold the values exactly as they came.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,14 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from cryptoconsumer.cli import plan_text
+from cryptoconsumer.cli.inert import inert
+
 if TYPE_CHECKING:
     from cryptoconsumer.plan import Plan
     from cryptoconsumer.status import StackStatus
 
-OUTPUT_KEYS = ("stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid")
-ACTION_STYLES = {
-    "create": "green",
-    "update": "yellow",
-    "replace": "magenta",
-    "delete": "red",
-    "retain": "cyan",
-    "none": "dim",
-}
+OUTPUT_KEYS = plan_text.OUTPUT_KEYS
 
 
 def plan_document(plan: Plan, dry_run: bool, outputs: dict[str, Any] | None = None) -> dict:
@@ -40,32 +39,6 @@ def plan_document(plan: Plan, dry_run: bool, outputs: dict[str, Any] | None = No
         ],
         "outputs": {key: values.get(key) for key in OUTPUT_KEYS},
     }
-
-
-def plan_table(plan: Plan, title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("resource")
-    table.add_column("name", overflow="fold")
-    table.add_column("action")
-    table.add_column("details", overflow="fold")
-    for change in plan.changes:
-        table.add_row(
-            change.resource,
-            change.name,
-            change.action,
-            "\n".join(change.details),
-            style=ACTION_STYLES.get(change.action),
-        )
-    return table
-
-
-def outputs_table(outputs: dict[str, Any]) -> Table:
-    table = Table(show_header=False, box=None)
-    table.add_column("output", style="bold")
-    table.add_column("value", overflow="fold")
-    for key in OUTPUT_KEYS:
-        table.add_row(key, str(outputs.get(key) or "-"))
-    return table
 
 
 def status_document(status: StackStatus) -> dict:
@@ -91,7 +64,9 @@ def status_document(status: StackStatus) -> dict:
 
 
 def status_table(status: StackStatus) -> Table:
-    table = Table(title=f"stack {status.stack} in {status.region}", title_justify="left")
+    table = Table(
+        title=f"stack {inert(status.stack)} in {inert(status.region)}", title_justify="left"
+    )
     table.add_column("resource")
     table.add_column("name", overflow="fold")
     table.add_column("exists")
@@ -102,11 +77,11 @@ def status_table(status: StackStatus) -> Table:
         style = None if row.exists and not row.drift and not row.problems else "yellow"
         table.add_row(
             row.resource,
-            row.name,
+            inert(row.name),
             "yes" if row.exists else "no",
             "yes" if row.owned else "no",
-            row.state,
-            "\n".join(row.drift) or "-",
+            inert(row.state),
+            "\n".join(inert(drift) for drift in row.drift) or "-",
             style=style,
         )
     return table
@@ -134,7 +109,7 @@ def status_view(status: StackStatus) -> Group:
     metrics = status_metrics_line(status)
     if metrics:
         lines.append(Text(metrics))
-    lines += [Text(f"problem: {problem}", style="yellow") for problem in status.problems]
+    lines += [Text(f"problem: {inert(problem)}", style="yellow") for problem in status.problems]
     lines.append(Text(status_summary(status)))
     return Group(*lines)
 

@@ -1,15 +1,26 @@
 """The lifecycle commands: up, plan, status, destroy, package. Parse, call, render."""
 
+import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cryptoconsumer.cli import render
+from cryptoconsumer.cli import plan_text, render
+from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.options import COMMON, DESIRED, NAMES, Output, with_options
 from cryptoconsumer.cli.sources import ORIGINS, sourced
-from cryptoconsumer.cli.terminal import TerminalReporter, err, guarded, out, print_json
+from cryptoconsumer.cli.terminal import (
+    EXIT_CHANGES,
+    DetailedExitCodeCommand,
+    TerminalReporter,
+    detailed_exit_codes,
+    err,
+    guarded,
+    out,
+    print_json,
+)
 
 EXIT_NOT_OK = 3
 
@@ -78,13 +89,10 @@ def _show_plan(plan: Any, output: Output, dry_run: bool, outputs: Any = None) ->
     if output is Output.json:
         print_json(render.plan_document(plan, dry_run, outputs))
         return
-    verb = "would change" if dry_run else "changed"
-    out.print(render.plan_table(plan, f"stack {plan.stack} in {plan.region}: {verb}"))
-    if outputs:
-        out.print(render.outputs_table(outputs))
+    out.print(plan_text.render_plan(plan, dry_run=dry_run, width=out.width, outputs=outputs))
 
 
-def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> None:
+def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> Any:
     from cryptoconsumer import stack
 
     output: Output = options["output"]
@@ -99,13 +107,14 @@ def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> None:
     )
     if dry_run:
         _show_plan(prepared.plan, output, dry_run=True)
-        return
+        return prepared.plan
     if not prepared.plan.mutating:
         err.print("up to date: nothing to change")
         _show_plan(prepared.plan, output, dry_run=False, outputs=dict(prepared.plan.outputs))
-        return
+        return prepared.plan
     outputs = stack.execute(prepared, reporter)
     _show_plan(prepared.plan, output, dry_run=False, outputs=outputs)
+    return prepared.plan
 
 
 @guarded
@@ -128,17 +137,40 @@ def up(
     _up(options, dry_run, replace_mapping)
 
 
+def _detailed_errors(command: Any) -> Any:
+    """Around everything `plan` does (reading the stack file included): with
+    --detailed-exitcode, bad input ends with 1, since 2 means "changes"."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with detailed_exit_codes(bool(kwargs.get("detailed_exitcode"))):
+            return command(*args, **kwargs)
+
+    return run
+
+
 @guarded
+@_detailed_errors
 @sourced
 @with_options(DESIRED, NAMES, COMMON)
 def plan(
     replace_mapping: Annotated[
         bool, typer.Option("--replace-mapping", help="Plan a mapping replacement if needed.")
     ] = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            envvar="CRYPTOCONSUMER_DETAILED_EXITCODE",
+            help="Exit 0 no changes, 2 changes, 1 any error (bad input too), like Terraform.",
+        ),
+    ] = False,
     **options: Any,
 ) -> None:
     """Show what `up` would change; makes no mutating call (same as `up --dry-run`)."""
-    _up(options, dry_run=True, replace_mapping=replace_mapping)
+    planned = _up(options, dry_run=True, replace_mapping=replace_mapping)
+    if detailed_exitcode and planned.mutating:
+        raise typer.Exit(EXIT_CHANGES)
 
 
 @guarded
@@ -239,11 +271,11 @@ def destroy(
         err.print("nothing to destroy")
         for change in plan.for_resource("table"):
             if change.action == "retain":
-                err.print(f"table {change.name} kept: {change.details[0]}")
+                err.print(f"table {inert(change.name)} kept: {inert(change.details[0])}")
         _show_plan(plan, output, dry_run=False, outputs={})
         return
     if not yes:
-        err.print(render.plan_table(plan, f"stack {plan.stack} in {plan.region}: would change"))
+        err.print(plan_text.render_plan(plan, dry_run=True, width=err.width), soft_wrap=True)
         if not typer.confirm("Delete these resources?", default=False, err=True):
             raise InputError("not confirmed; nothing was deleted")
     stack.execute(prepared, reporter)
@@ -251,7 +283,7 @@ def destroy(
     for change in plan.for_resource("table"):
         if change.action == "retain":
             err.print(
-                f"table {change.name} kept with its data; "
+                f"table {inert(change.name)} kept with its data; "
                 f"delete it with: cryptoconsumer destroy --stack {plan.stack} --delete-table"
             )
 
@@ -288,4 +320,4 @@ def package(
 
 def register(app: typer.Typer) -> None:
     for command in (up, plan, status, destroy, package):
-        app.command()(command)
+        app.command(cls=DetailedExitCodeCommand if command is plan else None)(command)

@@ -1,6 +1,8 @@
 """The terminal: one stdout console for results, one stderr console for progress and errors.
 
-Markup is off on both: AWS names and messages must never be read as rich markup.
+Markup is off on both: AWS names and messages must never be read as rich markup. Both are a
+`GuardedConsole`: whatever a renderer hands them, no control character of the content reaches
+the terminal (see `inert`), and styling is emitted only on a terminal without NO_COLOR.
 """
 
 from __future__ import annotations
@@ -8,18 +10,66 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
+from typer.core import TyperCommand
+
+from cryptoconsumer.cli.inert import guard, inert
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(markup=False, highlight=False, soft_wrap=True)
-err = Console(stderr=True, markup=False, highlight=False)
+EXIT_ERROR = 1
+# `plan --detailed-exitcode`, as Terraform's -detailed-exitcode: 0 no changes, 2 changes, and
+# every error 1, bad input included (bad input is 2 everywhere else, which would read as
+# "changes" to a CI gate).
+EXIT_CHANGES = 2
+DETAILED_FLAG = "--detailed-exitcode"
+DETAILED_ENV = "CRYPTOCONSUMER_DETAILED_EXITCODE"
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+
+
+class GuardedConsole(Console):
+    """A rich Console whose output can carry no escape sequence of its content.
+
+    Every renderable ends as segments; this is the one place they become the written string,
+    so guarding here cannot be forgotten by a renderer. Segments rich marks as control (the
+    spinner's cursor movements) are its own and stay. Renderers still pass outside text
+    through `inert` first: only they can tell a value's newline from the layout's.
+    """
+
+    def colour(self) -> bool:
+        """Styles only on a terminal, and never with NO_COLOR (no-color.org): read per write,
+        so the environment of the moment decides. Without styles nothing is lost: every
+        symbol and word is in the text itself."""
+        return (
+            self.is_terminal
+            and not self.is_dumb_terminal
+            and not os.environ.get("NO_COLOR")
+            and self.color_system is not None
+        )
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        styled = self.colour()
+        safe = [
+            segment
+            if segment.control
+            else Segment(guard(segment.text), segment.style if styled else None)
+            for segment in buffer
+        ]
+        return super()._render_buffer(safe)
+
+
+# No wrapping by rich: a result or progress line stays one line (the terminal folds it on
+# screen), so logs, scripts and copy-paste get whole lines; renderers wrap where they choose.
+out = GuardedConsole(markup=False, highlight=False, soft_wrap=True)
+err = GuardedConsole(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:
@@ -36,7 +86,9 @@ def print_json_line(document: Any) -> None:
 
 def abort(message: str, code: int) -> typer.Exit:
     # One line whatever the width: scripts and CI logs read it; rich would wrap it at 80.
-    one_line = " ".join(message.split())
+    # The message may quote AWS or a record: its control characters (newlines included) are
+    # shown escaped, so it stays one line and cannot drive the terminal.
+    one_line = " ".join(inert(message).split())
     err.print(f"error: {one_line}", style="red", soft_wrap=True)
     return typer.Exit(code)
 
@@ -66,6 +118,36 @@ def guarded(command: F) -> F:
     return run  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def detailed_exit_codes(enabled: bool) -> Iterator[None]:
+    """Inside, with `enabled`, an error that would end with exit 2 (bad input) ends with 1."""
+    from cryptoconsumer.errors import CryptoConsumerError
+
+    try:
+        yield
+    except CryptoConsumerError as error:
+        if enabled and error.exit_code == EXIT_CHANGES:
+            raise abort(str(error), EXIT_ERROR) from None
+        raise
+
+
+class DetailedExitCodeCommand(TyperCommand):
+    """`plan`'s command class: click ends a usage error (a bad option value) with exit 2,
+    before the command runs; with --detailed-exitcode that must be 1, since 2 means changes."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        requested = DETAILED_FLAG in args or (
+            os.environ.get(DETAILED_ENV, "").strip().lower() in _TRUE_WORDS
+        )
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:
+            # Typer vendors its own click, so match click's usage errors by their exit code.
+            if requested and getattr(error, "exit_code", None) == EXIT_CHANGES:
+                error.exit_code = EXIT_ERROR  # type: ignore[attr-defined]
+            raise
+
+
 class TerminalReporter:
     """Progress on stderr: finished steps as lines, current waits in one spinner.
 
@@ -78,15 +160,17 @@ class TerminalReporter:
         self._status: Any = None
         self._quiet = quiet
 
+    # Progress messages name AWS resources: each is shown as one inert line.
     def info(self, message: str) -> None:
         if not self._quiet:
-            err.print(f"  {message}", style="dim")
+            err.print(f"  {inert(message)}", style="dim")
 
     @contextlib.contextmanager
     def waiting(self, message: str) -> Iterator[None]:
         if self._quiet:
             yield
             return
+        message = inert(message)
         with self._lock:
             self._waits.append(message)
             if not err.is_terminal:

@@ -80,10 +80,13 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     its thread and then waits forever, and werkzeug answers a taken port with sys.exit(1).
     """
     require_moto()
+    from moto.moto_api._internal.models import moto_api_backend
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     _disable_moto_kinesis_invocations()
+    # moto's state is process-global: a new emulator starts empty, whatever ran before it.
+    moto_api_backend.reset()
     # werkzeug logs every request at INFO on stderr; the tool prints its own progress there.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

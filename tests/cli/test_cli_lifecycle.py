@@ -195,9 +195,9 @@ def test_plan_in_text_shows_each_resource_and_action(run, stream_arn):
 
     assert result.exit_code == 0, str(result)
     assert "stack crypto in us-east-1: would change" in result.stdout
-    for name in (TABLE, QUEUE, LOG_GROUP, ROLE, FUNCTION):
-        line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
-        assert " create " in line
+    lines = [line.split() for line in result.stdout.splitlines()]
+    for kind, name in zip(RESOURCES, (TABLE, QUEUE, LOG_GROUP, ROLE, FUNCTION), strict=False):
+        assert ["+", kind, name] in lines
 
 
 # -- drift: status exit 3, plan shows the update, up fixes it, status exit 0 ------------------
