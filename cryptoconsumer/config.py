@@ -527,3 +527,21 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
         settings=recorded,
         origins={name: origins.get(name, DEFAULT) for name in OPTION_FIELDS},
     )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One chosen option of the stack, shown by plan and status with where it came from."""
+
+    option: str  # as on the command line, without dashes: batch-size
+    value: Any
+    origin: str
+
+
+def chosen_settings(config: StackConfig) -> tuple[Setting, ...]:
+    """Every option not left to its default, in option order, with its origin."""
+    return tuple(
+        Setting(option_flag(name).removeprefix("--"), config.settings[name], config.origins[name])
+        for name in RECORDED_FIELDS
+        if name in config.settings
+    )

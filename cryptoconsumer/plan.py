@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cryptoconsumer.config import Setting
 from cryptoconsumer.resources.base import Change, Context, ResourceKind
 
 PlanKind = Literal["up", "destroy"]
@@ -60,6 +61,8 @@ class Plan:
     changes: tuple[Change, ...]
     outputs: Mapping[str, str | None] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # The options `up` applies that are not defaults, and where each came from.
+    settings: tuple[Setting, ...] = ()
 
     @property
     def mutating(self) -> bool:

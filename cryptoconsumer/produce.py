@@ -8,6 +8,7 @@ one shard; one ticker's ticks carry successive seconds, so each is its own table
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import threading
@@ -36,7 +37,7 @@ PRICE_PLACES = Decimal("0.00000001")
 STEP_PLACES = Decimal("0.000001")
 SPREAD = Decimal("0.0005")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-TICKER = re.compile(r"^(?P<base>[A-Z0-9]{1,10}?)[/-]?(?P<quote>[A-Z]{3})$")
+TICKER = re.compile(r"(?P<base>[A-Z0-9]{1,10}?)[/-]?(?P<quote>[A-Z]{3})")
 
 CURRENCY_NAMES = {
     "BTC": "Bitcoin",
@@ -98,7 +99,8 @@ def parse_tickers(text: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for raw in text.split(","):
         ticker = raw.strip().upper()
-        match = TICKER.match(ticker)
+        # ASCII first: "ß".upper() is "SS", which would send a ticker nobody typed.
+        match = TICKER.fullmatch(ticker) if raw.strip().isascii() else None
         if not match:
             raise InputError(
                 f"--tickers: {raw.strip()!r} is not a ticker like BTCUSD "
@@ -178,6 +180,8 @@ def read_ticks_file(path: Path) -> list[OutgoingRecord]:
             tick = json.loads(line, parse_float=Decimal)
         except ValueError as err:
             raise InputError(f"{path}:{number}: not JSON ({err})") from None
+        except RecursionError:
+            raise InputError(f"{path}:{number}: nested too deeply to be a tick") from None
         if not isinstance(tick, dict):
             raise InputError(f"{path}:{number}: not a JSON object")
         record = OutgoingRecord(line.strip(), partition_key(tick))
@@ -315,8 +319,12 @@ class ProduceRequest:
         from cryptoconsumer.config import parse_stream_arn
 
         parse_stream_arn(self.stream_arn)
-        if self.rate is not None and self.rate <= 0:
-            raise InputError("--rate must be a positive number of records per second")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise InputError(
+                f"--rate {self.rate} must be a positive, finite number of records per second"
+            )
+        if self.tickers is not None:
+            parse_tickers(self.tickers)
         if self.file is not None and (self.count is not None or self.tickers is not None):
             raise InputError("--file sends the file's ticks: it goes without --count and --tickers")
         if self.count is not None and self.count < 1:
@@ -341,7 +349,7 @@ def build_records(request: ProduceRequest) -> list[OutgoingRecord]:
     request.validate()
     if request.file is not None:
         return read_ticks_file(request.file)
-    pairs = parse_tickers(request.tickers or ",".join(DEFAULT_TICKERS))
+    pairs = parse_tickers(",".join(DEFAULT_TICKERS) if request.tickers is None else request.tickers)
     count = request.count or DEFAULT_COUNT
     ticks = synthetic_ticks(pairs, count, start_of_this_second(), random.Random(request.seed))
     return [tick_record(tick) for tick in ticks]

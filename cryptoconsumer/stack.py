@@ -21,6 +21,7 @@ from cryptoconsumer.config import (
     StackConfig,
     build_config,
     check_fields,
+    chosen_settings,
     layered,
 )
 from cryptoconsumer.errors import AwsError, InputError, OwnershipError
@@ -366,7 +367,14 @@ def plan_up(
             None,
         ),
     }
-    plan = Plan("up", config.stack, clients.region, tuple(changes), outputs)
+    plan = Plan(
+        "up",
+        config.stack,
+        clients.region,
+        tuple(changes),
+        outputs,
+        settings=chosen_settings(config),
+    )
     return Prepared(plan, ctx, want)
 
 

@@ -165,3 +165,41 @@ def find(explicit: str | None, cwd: Path | None = None) -> Path | None:
         return path
     candidate = (cwd or Path.cwd()) / FILE_NAME
     return candidate if candidate.is_file() else None
+
+
+STARTER = """\
+# {file_name}: the options of this consumer's stacks, checked in and reviewed like code.
+# Every key is a command-line option without its dashes (see `cryptoconsumer up --help`).
+# Which value wins: the command line > CRYPTOCONSUMER_* variables > this file > the settings
+# `up` recorded on the stack > the built-in defaults. Consent to destructive steps (--yes,
+# --delete-table, --replace-mapping, ...) is never read from here: give it on the command line.
+
+[default]                       # every environment starts from these
+stack = "{stack}"
+region = "{region}"
+stream-arn = "{stream_arn}"
+# starting-position = "LATEST"  # LATEST, TRIM_HORIZON, or AT_TIMESTAMP + starting-timestamp
+# batch-size = 100              # records per invocation, 1-10000
+# batch-window = 0              # seconds to gather a batch, 0-300
+# parallelization-factor = 1    # concurrent batches per shard, 1-10
+# max-retries = 3               # -1 = until the record expires
+# max-record-age = 3600         # seconds; -1 = the stream's retention
+# enhanced-fan-out = false      # a registered consumer of its own: 2 MB/s per shard
+# memory = 256                  # MB
+# timeout = 20                  # seconds
+# log-retention-days = 30
+
+[default.status]                # options of one command only
+# window = "15m"
+# max-iterator-age = "60s"
+
+# Another environment, used with `--env prod`; its values override [default]'s.
+# [prod]
+# stack = "{stack}-prod"
+# stream-arn = "arn:aws:kinesis:{region}:ACCOUNT:stream/NAME"
+"""
+
+
+def starter(stream_arn: str, stack: str, region: str) -> str:
+    """A commented stack file for one stream (`cryptoconsumer init`)."""
+    return STARTER.format(file_name=FILE_NAME, stack=stack, region=region, stream_arn=stream_arn)

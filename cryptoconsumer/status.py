@@ -7,10 +7,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptoconsumer.aws import Clients
-from cryptoconsumer.config import StackConfig, parse_stream_arn
+from cryptoconsumer.config import StackConfig, chosen_settings, parse_stream_arn
 from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources.base import Context, owned
+from cryptoconsumer.resources.settings import ObservedSettings, parameter_name
 from cryptoconsumer.stack import (
     UNREAD,
     Observed,
@@ -86,7 +87,28 @@ def read_observed(
 
 
 def status_of(ctx: Context, config: StackConfig, observed: Observed) -> StackStatus:
-    return StackStatus(config.stack, ctx.clients.region, tuple(_rows(ctx, config, observed)))
+    return StackStatus(
+        config.stack,
+        ctx.clients.region,
+        tuple(_rows(ctx, config, observed)),
+        extra={"settings": settings_document(config, observed.settings)},
+    )
+
+
+def settings_document(config: StackConfig, recorded: ObservedSettings | None) -> dict[str, Any]:
+    """What status compared against, and where each value came from."""
+    return {
+        "parameter": parameter_name(config.stack),
+        "recorded": bool(recorded and recorded.owned),
+        "values": [
+            {
+                "option": s.option,
+                "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+                "origin": s.origin,
+            }
+            for s in chosen_settings(config)
+        ],
+    }
 
 
 def _missing(resource: str, name: str) -> ResourceStatus:

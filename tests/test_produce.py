@@ -375,7 +375,7 @@ def test_a_bad_file_line_exits_2_before_anything_is_sent(
     ("args", "message"),
     [
         (["--count", "0"], "--count must be at least 1"),
-        (["--rate", "0"], "--rate must be a positive number"),
+        (["--rate", "0"], "--rate 0.0 must be a positive, finite number"),
         (["--file", "x.jsonl", "--count", "3"], "--file sends the file's ticks"),
         (["--tickers", "BTC"], "--tickers: 'BTC' is not a ticker"),
         (["--region", "eu-west-1"], "the stream is in us-east-1 but --region is eu-west-1"),

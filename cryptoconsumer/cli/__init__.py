@@ -7,6 +7,8 @@ import typer
 from typer.core import TyperGroup
 
 from cryptoconsumer import __version__
+from cryptoconsumer.cli.inert import inert
+from cryptoconsumer.errors import CryptoConsumerError
 
 
 class OneLineErrors(TyperGroup):
@@ -16,6 +18,10 @@ class OneLineErrors(TyperGroup):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
+        except CryptoConsumerError as error:
+            # Raised while a value is parsed (a duration, say), before the command's own guard.
+            print("error: " + inert(" ".join(str(error).split())), file=sys.stderr)
+            code = error.exit_code
         except typer.Abort:
             print("error: aborted", file=sys.stderr)
             code = 1
@@ -25,7 +31,7 @@ class OneLineErrors(TyperGroup):
             if type(error).__name__ == "NoArgsIsHelpError":
                 print(message, file=sys.stderr)  # a group called alone: its help
             else:
-                print("error: " + " ".join(message.split()), file=sys.stderr)
+                print("error: " + inert(" ".join(message.split())), file=sys.stderr)
             code = getattr(error, "exit_code", 2)
         code = code if isinstance(code, int) else 0
         if standalone_mode:

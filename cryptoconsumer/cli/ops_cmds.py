@@ -11,9 +11,9 @@ import typer
 
 from cryptoconsumer.cli import ops_render
 from cryptoconsumer.cli.inert import inert
-from cryptoconsumer.cli.options import COMMON, NAMES, Output, with_options
+from cryptoconsumer.cli.options import COMMON, NAMES, Output, duration, with_options
 from cryptoconsumer.cli.sources import sourced
-from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, configured
+from cryptoconsumer.cli.stack_cmds import EXIT_NOT_OK, check_new_file, configured
 from cryptoconsumer.cli.terminal import (
     TerminalReporter,
     err,
@@ -42,17 +42,16 @@ def _setup(options: dict[str, Any]) -> tuple[Any, Any, bool]:
 @with_options(NAMES, COMMON)
 def check(
     timeout: Annotated[
-        str, typer.Option("--timeout", help="How long to wait for the canary, e.g. 60, 2m.")
-    ] = "60",
+        int, duration("--timeout", "How long to wait for the canary, e.g. 60, 2m.", maximum=3600)
+    ] = "60",  # type: ignore[assignment]
     **options: Any,
 ) -> None:
     """End-to-end canary: one CANARYTEST tick onto the mapped stream, timed until it is in the
     table, then deleted. Exit 0 arrived; 3 not in time (with what `status` knows)."""
     from cryptoconsumer.ops import canary
-    from cryptoconsumer.ops.durations import parse_duration
     from cryptoconsumer.ops.health import read_health
 
-    seconds = parse_duration(timeout, "--timeout", maximum=3600)
+    seconds = timeout
     config, clients, as_json = _setup(options)
     result = canary.run(config, clients, seconds, reporter=TerminalReporter(quiet=as_json))
     reasons: list[str] = []
@@ -85,7 +84,9 @@ def check(
 @sourced
 @with_options(NAMES, COMMON)
 def logs(
-    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 10m, 1h, 2d.")] = "10m",
+    since: Annotated[
+        int, duration("--since", "How far back, e.g. 10m, 1h, 2d.", maximum=365 * 86400)
+    ] = "10m",  # type: ignore[assignment]
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")
     ] = False,
@@ -98,9 +99,9 @@ def logs(
     """The function's CloudWatch Logs, time-stamped (UTC); batch summaries shown readably.
     JSON: a list of events, or with --follow one event per line (JSON lines)."""
     from cryptoconsumer.ops import logs as function_logs
-    from cryptoconsumer.ops.durations import parse_duration
+    from cryptoconsumer.ops.durations import describe
 
-    seconds = parse_duration(since, "--since", maximum=365 * 86400)
+    seconds = since
     config, clients, as_json = _setup(options)
     group = config.log_group.name
     start_ms = int((time.time() - seconds) * 1000)
@@ -112,7 +113,7 @@ def logs(
         for event in events:
             out.print(ops_render.log_line(event))
         if not events:
-            err.print(f"no events in {group} in the last {since}")
+            err.print(f"no events in {group} in the last {describe(since)}")
         return
     err.print(f"following {group} (Ctrl-C to stop)")
     try:
@@ -162,15 +163,16 @@ def latest(ticker: TickerOpt = None, **options: Any) -> None:
 @with_options(NAMES, COMMON)
 def history(
     ticker: Annotated[str, typer.Option("--ticker", help="The ticker, e.g. BTCUSD.")],
-    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 1h, 30m, 2d.")] = "1h",
+    since: Annotated[
+        int, duration("--since", "How far back, e.g. 1h, 30m, 2d.", maximum=3650 * 86400)
+    ] = "1h",  # type: ignore[assignment]
     **options: Any,
 ) -> None:
     """One ticker's rows over a window, with a sparkline of the rate (JSON: the rows)."""
     from cryptoconsumer.ops import prices, sparkline
-    from cryptoconsumer.ops.durations import parse_duration
 
     name = prices.check_ticker(ticker)
-    seconds = parse_duration(since, "--since", maximum=3650 * 86400)
+    seconds = since
     config, clients, as_json = _setup(options)
     table = config.table.name
     bound = prices.since_bound(seconds)
@@ -255,11 +257,10 @@ def dlq_redrive(
 ) -> None:
     """Replay failed batches from the stream through the function; delete each message only
     after the function took every record. Bad records are never re-sent. Exit 3 if any failed."""
-    from cryptoconsumer.errors import InputError
     from cryptoconsumer.ops import redrive
 
-    if export is not None and export.exists():
-        raise InputError(f"--export {export} already exists; refusing to overwrite it")
+    if export is not None:
+        check_new_file(export, "--export")
     config, clients, as_json = _setup(options)
 
     def progress(outcome: Any) -> None:

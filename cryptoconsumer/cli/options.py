@@ -48,6 +48,32 @@ StreamArnOpt = Annotated[
 ]
 
 
+def duration(
+    flag: str,
+    help_text: str,
+    *,
+    minimum: int = 1,
+    maximum: int | None = None,
+    whole_minutes: bool = False,
+) -> Any:
+    """An option written 900, 900s, 15m, 1h or 2d that the command receives as seconds.
+
+    Parsed where the value is read, so a bad one from the stack file names its line."""
+
+    def parse(text: Any) -> int:
+        from cryptoconsumer.errors import InputError
+        from cryptoconsumer.ops.durations import parse_duration
+
+        if isinstance(text, int) and not isinstance(text, bool):
+            return text  # already parsed
+        seconds = parse_duration(str(text), flag, minimum=minimum, maximum=maximum)
+        if whole_minutes and seconds % 60:
+            raise InputError(f"{flag} must be whole minutes (got {seconds} s)")
+        return seconds
+
+    return typer.Option(flag, parser=parse, help=help_text)
+
+
 def _option(
     name: str, annotation: Any, default: Any, flag: str, help_text: str
 ) -> inspect.Parameter:

@@ -34,6 +34,7 @@ from rich.text import Text
 from cryptoconsumer.cli.inert import inert
 
 if TYPE_CHECKING:
+    from cryptoconsumer.config import Setting
     from cryptoconsumer.plan import Plan
     from cryptoconsumer.resources.base import Change
 
@@ -164,10 +165,25 @@ def render_plan(
         lines += [Text(line, style="dim") for line in unchanged_lines(unchanged, width)]
     for note in plan.notes:
         lines += [Text(line) for line in wrap(_words(inert(note)), width, "  note: ", "        ")]
+    if plan.settings:
+        lines += [Text(""), *settings_lines(plan.settings, width)]
     lines += [Text(""), Text(summary(plan, dry_run), style="bold")]
     if outputs:
         lines += [Text(""), *output_lines(outputs, width)]
     return Text("\n").join(lines)
+
+
+def settings_lines(settings: Sequence[Setting], width: int) -> list[Text]:
+    """The options that are not defaults, each with where it came from (command line,
+    environment, stack file, recorded)."""
+    lines = [Text("settings (not defaults):", style="bold")]
+    for setting in settings:
+        value = setting.value
+        shown = ", ".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
+        words = _words(f"{inert(shown)} ({setting.origin})")
+        first = f"  {setting.option} = "
+        lines += [Text(line) for line in wrap(words, width, first, " " * len(first))]
+    return lines
 
 
 def output_lines(outputs: Mapping[str, object], width: int) -> list[Text]:

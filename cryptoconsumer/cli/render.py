@@ -38,7 +38,19 @@ def plan_document(plan: Plan, dry_run: bool, outputs: dict[str, Any] | None = No
             for change in plan.changes
         ],
         "outputs": {key: values.get(key) for key in OUTPUT_KEYS},
+        "settings": settings_document(plan.settings),
     }
+
+
+def settings_document(settings: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "option": s.option,
+            "value": list(s.value) if isinstance(s.value, tuple) else s.value,
+            "origin": s.origin,
+        }
+        for s in settings
+    ]
 
 
 def status_document(status: StackStatus) -> dict:
@@ -110,8 +122,23 @@ def status_view(status: StackStatus) -> Group:
     if metrics:
         lines.append(Text(metrics))
     lines += [Text(f"problem: {inert(problem)}", style="yellow") for problem in status.problems]
+    lines += settings_view(status.extra.get("settings"))
     lines.append(Text(status_summary(status)))
     return Group(*lines)
+
+
+def settings_view(settings: Any) -> list[Text]:
+    """The options status compared against that are not defaults, with their origins."""
+    if not isinstance(settings, dict):
+        return []
+    if not settings["values"]:
+        return [Text("settings: every option at its default")]
+    shown = []
+    for item in settings["values"]:
+        value = item["value"]
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        shown.append(f"{item['option']}={text} ({item['origin']})")
+    return [Text("settings: " + inert("; ".join(shown)))]
 
 
 def status_summary(status: StackStatus) -> str:

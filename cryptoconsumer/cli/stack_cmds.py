@@ -9,7 +9,7 @@ import typer
 
 from cryptoconsumer.cli import plan_text, render
 from cryptoconsumer.cli.inert import inert
-from cryptoconsumer.cli.options import COMMON, DESIRED, NAMES, Output, with_options
+from cryptoconsumer.cli.options import COMMON, DESIRED, NAMES, Output, duration, with_options
 from cryptoconsumer.cli.sources import ORIGINS, sourced
 from cryptoconsumer.cli.terminal import (
     EXIT_CHANGES,
@@ -178,12 +178,23 @@ def plan(
 @with_options(DESIRED, NAMES, COMMON)
 def status(
     window: Annotated[
-        str, typer.Option("--window", help="Metrics window, e.g. 15m, 1h, 900s (whole minutes).")
-    ] = "15m",
+        int,
+        duration(
+            "--window",
+            "Metrics window, e.g. 15m, 1h, 900s (whole minutes, at most 15d).",
+            minimum=60,
+            maximum=15 * 86400,
+            whole_minutes=True,
+        ),
+    ] = "15m",  # type: ignore[assignment]
     max_iterator_age: Annotated[
-        str,
-        typer.Option("--max-iterator-age", help="Unhealthy when IteratorAge exceeds this (60s)."),
-    ] = "60s",
+        int,
+        duration(
+            "--max-iterator-age",
+            "Unhealthy when IteratorAge exceeds this (60s).",
+            maximum=7 * 86400,
+        ),
+    ] = "60s",  # type: ignore[assignment]
     watch: Annotated[
         bool, typer.Option("--watch", help="Redraw in place until Ctrl-C (JSON: one per line).")
     ] = False,
@@ -193,15 +204,9 @@ def status(
     **options: Any,
 ) -> None:
     """What exists, its state, drift and health. Exit 0 deployed, healthy, no drift; 3 otherwise."""
-    from cryptoconsumer.ops.durations import parse_duration
     from cryptoconsumer.ops.health import Thresholds, read_health
 
-    thresholds = Thresholds(
-        window_seconds=_whole_minutes(
-            parse_duration(window, "--window", minimum=60, maximum=15 * 86400)
-        ),
-        max_iterator_age_seconds=parse_duration(max_iterator_age, "--max-iterator-age"),
-    )
+    thresholds = Thresholds(window_seconds=window, max_iterator_age_seconds=max_iterator_age)
     setup, clients = configured(options)
     config = setup.config
     as_json = options["output"] is Output.json
@@ -222,15 +227,6 @@ def status(
             out.print(render.status_view(found))
     if found is None or not found.ok:
         raise typer.Exit(EXIT_NOT_OK)
-
-
-def _whole_minutes(seconds: int) -> int:
-    from cryptoconsumer.errors import InputError
-
-    # The window is GetMetricData's Period, which CloudWatch takes in multiples of 60 s.
-    if seconds % 60:
-        raise InputError(f"--window must be whole minutes (got {seconds} s)")
-    return seconds
 
 
 @guarded
@@ -301,10 +297,14 @@ def package(
     from cryptoconsumer import package as packaging
     from cryptoconsumer.errors import InputError
 
+    _check_writable(output_path, "--output-file")
     built = packaging.build()
     if output_path.exists() and not force and output_path.read_bytes() != built.zip_bytes:
         raise InputError(f"{output_path} exists and differs; pass --force to overwrite it")
-    output_path.write_bytes(built.zip_bytes)
+    try:
+        output_path.write_bytes(built.zip_bytes)
+    except OSError as error:
+        raise InputError(f"--output-file {str(output_path)!r}: {error.strerror}") from None
     if output is Output.json:
         print_json(
             {
@@ -318,6 +318,55 @@ def package(
         out.print(f"{output_path}  {built.size} bytes  CodeSha256 {built.code_sha256}")
 
 
+@guarded
+def init(
+    stream_arn: Annotated[
+        str, typer.Option("--stream-arn", help="The existing Kinesis stream the stack reads.")
+    ],
+    stack: Annotated[str, typer.Option("--stack", help="Stack name; prefixes every name.")] = (
+        "crypto"
+    ),
+    output_path: Annotated[
+        Path, typer.Option("--output-file", "-o", help="Where to write the stack file.")
+    ] = Path("cryptoconsumer.toml"),
+) -> None:
+    """Write a commented starter stack file (cryptoconsumer.toml) for one stream; never
+    overwrites an existing file."""
+    from cryptoconsumer import stackfile
+    from cryptoconsumer.config import StackOptions, check_fields, parse_stream_arn
+
+    check_fields(StackOptions(stack=stack, stream_arn=stream_arn))
+    stream = parse_stream_arn(stream_arn)
+    check_new_file(output_path, "--output-file")
+    output_path.write_text(stackfile.starter(stream.arn, stack, stream.region), encoding="utf-8")
+    out.print(f"wrote {inert(str(output_path))}: try `cryptoconsumer plan`")
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """A file this command may write: a file name (not a folder) in a folder that exists."""
+    import os
+
+    from cryptoconsumer.errors import InputError
+
+    if not str(path).strip() or str(path) in (".", ".."):
+        raise InputError(f"{option} is empty: give a file name")
+    if path.is_dir():
+        raise InputError(f"{option} {str(path)!r} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{option} {str(path)!r} cannot be written (permission denied)")
+
+
+def check_new_file(path: Path, option: str) -> None:
+    """A file this command may create: not there yet, in a folder that exists."""
+    from cryptoconsumer.errors import InputError
+
+    if path.exists():
+        raise InputError(f"{option} {str(path)!r} already exists; refusing to overwrite it")
+    _check_writable(path, option)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (up, plan, status, destroy, package):
+    for command in (init, up, plan, status, destroy, package):
         app.command(cls=DetailedExitCodeCommand if command is plan else None)(command)

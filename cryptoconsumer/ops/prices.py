@@ -17,7 +17,7 @@ DEFAULT_TICKERS = ("BTCUSD", "ETHUSD", "DOGEUSD")
 # The handler's sort key format; compared as strings, so the query bound must match it exactly.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Tickers are two 1-10 character currency codes (see the handler's _CURRENCY_CODE_PATTERN).
-TICKER = re.compile(r"^[A-Z0-9]{2,20}$")
+TICKER = re.compile(r"[A-Z0-9]{2,20}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class Tick:
 
 def check_ticker(text: str) -> str:
     ticker = text.strip().upper()
-    if not TICKER.match(ticker):
+    # ASCII first: "ß".upper() is "SS", a ticker nobody asked for.
+    if not text.strip().isascii() or not TICKER.fullmatch(ticker):
         raise InputError(f"--ticker {text!r} is not a ticker (letters and digits, e.g. BTCUSD)")
     return ticker
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.aws_state import attached_policies, inline_policies, inventory, mappings_of, the_mapping
 
-PLAN_KEYS = {"stack", "region", "dry_run", "changes", "outputs"}
+PLAN_KEYS = {"stack", "region", "dry_run", "changes", "outputs", "settings"}
 CHANGE_KEYS = {"resource", "name", "action", "details"}
 OUTPUT_KEYS = {"stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid"}
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
