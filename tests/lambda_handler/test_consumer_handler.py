@@ -606,10 +606,12 @@ def test_one_json_log_line_per_invocation_with_the_counts(
     assert log == {
         "message": "batch processed",
         "records": 4,
+        "user_records": 4,
         "written": 2,
         "duplicates": 1,
         "dead_lettered": 1,
         "failed": 0,
+        "batch_item_failures": 0,
     }
 
 
