@@ -36,14 +36,12 @@ DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
 # DynamoDB numbers: 38 significant digits, magnitude between 1E-130 and 9.99...E+125.
 DYNAMODB_MIN_ADJUSTED_EXPONENT = -130
 DYNAMODB_MAX_ADJUSTED_EXPONENT = 125
-# A Kinesis sequence number has ~56 digits; room for it when sizing an item.
-SEQUENCE_NUMBER_ROOM_BYTES = len("sequence_number") + 128
 
 AttributeValue = dict[str, str]
 DynamoDBItem = dict[str, AttributeValue]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tick:
     """One validated exchange-rate observation, normalised and ready to become an item."""
 
@@ -94,6 +92,12 @@ def _json_number(text: str) -> Decimal | UnrepresentableNumber:
         # and let the field that holds it (if any field we use does) be refused by name.
         return UnrepresentableNumber(text)
 
+
+# Numbers as Decimals, never floats; parse_constant keeps NaN/Infinity as Decimals so they get
+# their own reason. Built once: json.loads with hooks would build a decoder per call.
+_DECODER = json.JSONDecoder(
+    parse_float=_json_number, parse_int=_json_number, parse_constant=Decimal
+)
 
 # --------------------------------------------------------------------------------------------
 # Numbers
@@ -152,6 +156,10 @@ _TIMESTAMP_PATTERN = re.compile(
 )
 
 
+# Already what the table stores: only the calendar needs checking (datetime() raises on 02-30).
+_CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+
+
 def normalise_timestamp(text: str) -> tuple[str, bool]:
     """``YYYY-MM-DD HH:MM:SS`` from a space- or ``T``-separated ISO 8601 time.
 
@@ -159,9 +167,15 @@ def normalise_timestamp(text: str) -> tuple[str, bool]:
     ``-0800``, ``+01``) is converted to UTC; the boolean says whether that happened.
     Raises ValueError when the text is not such a time.
     """
-    match = _TIMESTAMP_PATTERN.fullmatch(text.strip())
+    text = text.strip()
+    match = _TIMESTAMP_PATTERN.fullmatch(text)
     if match is None:
         raise ValueError("not an ISO 8601 date and time")
+    if _CANONICAL_TIMESTAMP.fullmatch(text):
+        _ = datetime(
+            *map(int, (text[:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:]))
+        )
+        return text, False
     moment = datetime(
         int(match["year"]),
         int(match["month"]),
@@ -207,18 +221,18 @@ _CURRENCY_CODE_PATTERN = re.compile(r"[A-Za-z0-9]{1,10}")
 
 def parse_payload(raw: bytes) -> Tick | BadRecord:
     """One user record's bytes -> a Tick, or the reason it can never be one."""
+    parsed = parse_item(raw, None)
+    return parsed if isinstance(parsed, BadRecord) else parsed[0]
+
+
+def parse_item(raw: bytes, sequence_number: str | None) -> tuple[Tick, DynamoDBItem] | BadRecord:
+    """One user record's bytes -> its Tick and DynamoDB item, or the reason it has none."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return BadRecord("payload is not valid UTF-8")
     try:
-        # parse_constant keeps NaN/Infinity as Decimals so they get their own reason below.
-        document = json.loads(
-            text.removeprefix("\ufeff"),
-            parse_float=_json_number,
-            parse_int=_json_number,
-            parse_constant=Decimal,
-        )
+        document = _DECODER.decode(text.removeprefix("\ufeff"))
     except (ValueError, RecursionError):
         return BadRecord("payload is not valid JSON")
     if not isinstance(document, dict):
@@ -229,10 +243,11 @@ def parse_payload(raw: bytes) -> Tick | BadRecord:
             return BadRecord(f"{WRAPPER_KEY!r} is not a JSON object")
     try:
         tick = _tick_from_fields(document)
-        _check_item_size(tick)
+        item = item_attributes(tick, sequence_number)
+        _check_item_size(item)
     except Rejected as rejection:
         return BadRecord(str(rejection))
-    return tick
+    return tick, item
 
 
 def _field(fields: Mapping[str, Any], name: str) -> Any:
@@ -319,13 +334,17 @@ def _tick_from_fields(fields: Mapping[str, Any]) -> Tick:
 
 
 def item_attributes(tick: Tick, sequence_number: str | None) -> DynamoDBItem:
-    """The item in DynamoDB's wire form; numbers with exactly the digits sent, never floats."""
+    """The item in DynamoDB's wire form; numbers with exactly the digits sent, never floats.
+
+    str() of a number parse_positive_number accepted is what boto3's TypeSerializer would send:
+    DYNAMODB_CONTEXT.create_decimal() of it is exact, so it changes neither digits nor exponent.
+    """
     item: DynamoDBItem = {
         "ticker": {"S": tick.ticker},
         "last_refreshed": {"S": tick.last_refreshed},
         "from_currency_code": {"S": tick.from_currency_code},
         "to_currency_code": {"S": tick.to_currency_code},
-        "exchange_rate": {"N": _number_text(tick.exchange_rate)},
+        "exchange_rate": {"N": str(tick.exchange_rate)},
     }
     if tick.from_currency_name is not None:
         item["from_currency_name"] = {"S": tick.from_currency_name}
@@ -334,24 +353,19 @@ def item_attributes(tick: Tick, sequence_number: str | None) -> DynamoDBItem:
     if tick.time_zone is not None:
         item["time_zone"] = {"S": tick.time_zone}
     if tick.bid_price is not None:
-        item["bid_price"] = {"N": _number_text(tick.bid_price)}
+        item["bid_price"] = {"N": str(tick.bid_price)}
     if tick.ask_price is not None:
-        item["ask_price"] = {"N": _number_text(tick.ask_price)}
+        item["ask_price"] = {"N": str(tick.ask_price)}
     if sequence_number is not None:
         # ~56 digits, beyond DynamoDB's 38: stored as a string.
         item["sequence_number"] = {"S": sequence_number}
     return item
 
 
-def _number_text(number: Decimal) -> str:
-    # Exactly what boto3's TypeSerializer sends; parse_positive_number already proved it exact.
-    return str(DYNAMODB_CONTEXT.create_decimal(number))
-
-
-def _check_item_size(tick: Tick) -> None:
+def _check_item_size(item: DynamoDBItem) -> None:
     """An oversized item would make DynamoDB reject its whole 25-item request."""
-    size = SEQUENCE_NUMBER_ROOM_BYTES
-    for name, value in item_attributes(tick, None).items():
+    size = 0
+    for name, value in item.items():
         [text] = value.values()
         if text.isascii():
             size += len(name) + len(text)

@@ -108,16 +108,14 @@ def test_hostile_user_records_inside_one_aggregate_do_not_fail_their_neighbours(
 def test_an_unforeseen_error_in_one_record_is_that_records_dead_letter(
     consumer: ModuleType, table: str, queue_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import consumer_records
-
-    real = consumer_records.item_attributes
+    real = payloads.item_attributes
 
     def explode_on_ethereum(tick: payloads.Tick, sequence: str | None) -> Any:
         if tick.from_currency_code == "ETH":
             "\ud800".encode()
         return real(tick, sequence)
 
-    monkeypatch.setattr(consumer_records, "item_attributes", explode_on_ethereum)
+    monkeypatch.setattr(payloads, "item_attributes", explode_on_ethereum)
     poisoned = to_json_bytes(flat_tick(from_currency_code="ETH"))
     aggregate = encode_aggregate([("A", good(1)), ("B", poisoned), ("C", good(2))])
     event = {"Records": [kinesis_record(aggregate, 0), kinesis_record(good(3), 1)]}
