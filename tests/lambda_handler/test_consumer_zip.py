@@ -73,3 +73,38 @@ def test_the_entry_point_loads_from_the_zip_alone(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def _aws_calls(service: str) -> set[str]:
+    """The operations of `service` the zip's modules call, as `client.<snake_case>(...)`."""
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    by_method = {xform_name(name): name for name in model.operation_names}
+    calls: set[str] = set()
+    for source in _zip_sources().values():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Attribute) and node.attr in by_method:
+                calls.add(by_method[node.attr])
+    return calls
+
+
+def test_the_role_grants_exactly_the_table_and_queue_calls_the_function_makes() -> None:
+    from cryptoconsumer.resources.role import Grants, access_policy
+
+    policy = access_policy(
+        Grants(
+            stream_arn="arn:aws:kinesis:us-east-1:123456789012:stream/ticks",
+            table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/ticks",
+            log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f",
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:dlq",
+        )
+    )
+    granted = {statement["Sid"]: statement["Action"] for statement in policy["Statement"]}
+
+    assert _aws_calls("dynamodb") == {"BatchWriteItem"}
+    assert granted["WriteTheTable"] == ["dynamodb:BatchWriteItem"]
+    # SendMessageBatch is authorised by the sqs:SendMessage action.
+    assert _aws_calls("sqs") == {"SendMessageBatch"}
+    assert granted["SendToTheDeadLetterQueue"] == "sqs:SendMessage"
