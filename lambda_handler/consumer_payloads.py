@@ -33,6 +33,9 @@ NUMBERED_FIELD_NAMES: dict[str, str] = {
 ABSENT_PRICE_MARKERS = frozenset({"", "-"})
 
 DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
+# Attribute names, codes, timestamp and three numbers of at most 38 digits with sign, point and
+# exponent: an upper bound on everything in an item but its free texts and sequence number.
+BOUNDED_ATTRIBUTES_BYTES = 1024
 # DynamoDB numbers: 38 significant digits, magnitude between 1E-130 and 9.99...E+125.
 DYNAMODB_MIN_ADJUSTED_EXPONENT = -130
 DYNAMODB_MAX_ADJUSTED_EXPONENT = 125
@@ -156,10 +159,6 @@ _TIMESTAMP_PATTERN = re.compile(
 )
 
 
-# Already what the table stores: only the calendar needs checking (datetime() raises on 02-30).
-_CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
-
-
 def normalise_timestamp(text: str) -> tuple[str, bool]:
     """``YYYY-MM-DD HH:MM:SS`` from a space- or ``T``-separated ISO 8601 time.
 
@@ -171,11 +170,6 @@ def normalise_timestamp(text: str) -> tuple[str, bool]:
     match = _TIMESTAMP_PATTERN.fullmatch(text)
     if match is None:
         raise ValueError("not an ISO 8601 date and time")
-    if _CANONICAL_TIMESTAMP.fullmatch(text):
-        _ = datetime(
-            *map(int, (text[:4], text[5:7], text[8:10], text[11:13], text[14:16], text[17:]))
-        )
-        return text, False
     moment = datetime(
         int(match["year"]),
         int(match["month"]),
@@ -186,6 +180,10 @@ def normalise_timestamp(text: str) -> tuple[str, bool]:
     )
     offset_text = match["offset"]
     if offset_text is None:
+        # 19 characters with a space at 10 is already the stored form (datetime() has checked
+        # the calendar): no need to format it again.
+        if len(text) == 19 and text[10] == " ":
+            return text, False
         return _format_naive(moment), False
     if offset_text.upper() == "Z":
         offset = timedelta(0)
@@ -243,8 +241,8 @@ def parse_item(raw: bytes, sequence_number: str | None) -> tuple[Tick, DynamoDBI
             return BadRecord(f"{WRAPPER_KEY!r} is not a JSON object")
     try:
         tick = _tick_from_fields(document)
+        _check_item_size(tick, sequence_number)
         item = item_attributes(tick, sequence_number)
-        _check_item_size(item)
     except Rejected as rejection:
         return BadRecord(str(rejection))
     return tick, item
@@ -362,15 +360,16 @@ def item_attributes(tick: Tick, sequence_number: str | None) -> DynamoDBItem:
     return item
 
 
-def _check_item_size(item: DynamoDBItem) -> None:
-    """An oversized item would make DynamoDB reject its whole 25-item request."""
-    size = 0
-    for name, value in item.items():
-        [text] = value.values()
-        if text.isascii():
-            size += len(name) + len(text)
-        else:
-            _require_encodable(text, name)
-            size += len(name) + len(text.encode("utf-8"))
+def _check_item_size(tick: Tick, sequence_number: str | None) -> None:
+    """An oversized item would make DynamoDB reject its whole 25-item request.
+
+    Every attribute but the names and the time zone is short ASCII by construction (codes,
+    timestamp and numbers passed their patterns; consumer_records accepts only digit sequence
+    numbers), so only those three texts can make an item large.
+    """
+    size = BOUNDED_ATTRIBUTES_BYTES + len(sequence_number or "")
+    for text in (tick.from_currency_name, tick.to_currency_name, tick.time_zone):
+        if text is not None:
+            size += len(text) if text.isascii() else len(text.encode("utf-8"))
     if size > DYNAMODB_ITEM_MAX_BYTES:
         raise Rejected("item would exceed DynamoDB's 400 KB item size limit")

@@ -139,7 +139,8 @@ def _read_kinesis_record(record: object) -> list[Payload | DeadLetter]:
         return [DeadLetter("record has no kinesis.data" + _AS_JSON, source, _json_b64(record))]
     if source.sequence_number is None:
         # Lambda always sends one; without it the record could never be reported for a retry.
-        return [DeadLetter("record has no kinesis.sequenceNumber", source, encoded)]
+        reason = "record has no kinesis.sequenceNumber (a string of digits)"
+        return [DeadLetter(reason, source, encoded)]
     try:
         blob = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
@@ -175,7 +176,7 @@ def _source(record: Mapping[str, Any]) -> SourceRecord:
     if not isinstance(kinesis, Mapping):
         kinesis = {}
     return SourceRecord(
-        sequence_number=_optional_str(kinesis.get("sequenceNumber")),
+        sequence_number=_sequence_number(kinesis.get("sequenceNumber")),
         partition_key=_optional_str(kinesis.get("partitionKey")),
         event_source_arn=_optional_str(record.get("eventSourceARN")),
         approximate_arrival=_arrival(kinesis.get("approximateArrivalTimestamp")),
@@ -196,6 +197,13 @@ def _source_or_none(record: object) -> SourceRecord:
         return _source(record) if isinstance(record, Mapping) else NO_SOURCE
     except Exception:
         return NO_SOURCE
+
+
+def _sequence_number(value: object) -> str | None:
+    """A Kinesis sequence number: decimal digits (about 56 of them), nothing else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 128:
+        return value
+    return None
 
 
 def _optional_str(value: object) -> str | None:
