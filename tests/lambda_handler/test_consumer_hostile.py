@@ -259,6 +259,14 @@ def test_records_of_the_wrong_shape_are_dead_lettered_and_the_rest_written(
             None,
             "record has no kinesis.sequenceNumber",
         ),
+        *[
+            (
+                _with(kinesis_record(good(0), 16), bad, "kinesis", "sequenceNumber"),
+                None,
+                "record has no kinesis.sequenceNumber (a string of digits)",
+            )
+            for bad in ("", "12a", "\ud800", "\u0661\u0662", "1" * 129)
+        ],
     ]
     odd_but_good = [
         _with(kinesis_record(good(20), 20), {"x": 1}, "eventSourceARN"),
