@@ -15,6 +15,12 @@ of those protobuf bytes::
       repeated Tag    tags                    = 4;
     }
 
+``unpack`` is what the handler uses: a frame it cannot read (too short, checksum mismatch,
+malformed top-level protobuf, no user record at all) raises ``AggregateError`` and the whole
+Kinesis record is bad; a user record it cannot read comes back as a ``BrokenUserRecord`` in its
+place, so its neighbours are still written. ``deaggregate`` is the strict form: any problem
+raises.
+
 Imported by plain name (``import kpl_aggregate``): the Lambda zip root is on sys.path.
 """
 
@@ -33,6 +39,15 @@ class AggregatedUserRecord:
     partition_key: str
     explicit_hash_key: str | None
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenUserRecord:
+    """A user record that cannot be read; ``data`` is its data when found, else its protobuf."""
+
+    reason: str
+    data: bytes
+    partition_key: str | None = None
 
 
 class AggregateError(ValueError):
@@ -108,56 +123,115 @@ def _decode_text(value: bytes, what: str) -> str:
         raise AggregateError(f"{what} is not UTF-8") from None
 
 
-def deaggregate(blob: bytes) -> list[AggregatedUserRecord]:
-    """The user records of a KPL aggregate: magic, AggregatedRecord protobuf, MD5 of it.
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    partition_keys: list[bytes]
+    explicit_hash_keys: list[bytes]
+    encoded_records: list[bytes]
 
-    Raises AggregateError when the checksum does not match or the protobuf is malformed.
-    """
+
+def _read_frame(blob: bytes) -> _Frame:
     if not is_aggregated(blob) or len(blob) < len(KPL_MAGIC) + KPL_DIGEST_BYTES:
         raise AggregateError("KPL aggregate shorter than its header and checksum")
     message = blob[len(KPL_MAGIC) : -KPL_DIGEST_BYTES]
     digest = blob[-KPL_DIGEST_BYTES:]
     if hashlib.md5(message, usedforsecurity=False).digest() != digest:
         raise AggregateError("KPL aggregate checksum mismatch")
-    partition_keys: list[str] = []
-    explicit_hash_keys: list[str] = []
-    encoded_records: list[bytes] = []
+    frame = _Frame([], [], [])
     for field_number, _, value in _protobuf_fields(message):
         if field_number == 1:
-            partition_keys.append(_decode_text(_expect_bytes(value, "partition key"), "key"))
+            frame.partition_keys.append(_expect_bytes(value, "partition key"))
         elif field_number == 2:
-            explicit_hash_keys.append(_decode_text(_expect_bytes(value, "hash key"), "key"))
+            frame.explicit_hash_keys.append(_expect_bytes(value, "hash key"))
         elif field_number == 3:
-            encoded_records.append(_expect_bytes(value, "record"))
+            frame.encoded_records.append(_expect_bytes(value, "record"))
+    return frame
+
+
+def unpack(blob: bytes) -> list[AggregatedUserRecord | BrokenUserRecord]:
+    """Every user record of an aggregate, in order; unreadable ones as BrokenUserRecord.
+
+    Raises AggregateError when the frame itself cannot be read or holds no user record.
+    """
+    frame = _read_frame(blob)
+    if not frame.encoded_records:
+        raise AggregateError("KPL aggregate holds no user record")
+    unpacked: list[AggregatedUserRecord | BrokenUserRecord] = []
+    for encoded in frame.encoded_records:
+        try:
+            unpacked.append(
+                _decode_user_record(encoded, frame.partition_keys, frame.explicit_hash_keys)
+            )
+        except AggregateError as error:
+            unpacked.append(_broken(encoded, str(error), frame.partition_keys))
+    return unpacked
+
+
+def deaggregate(blob: bytes) -> list[AggregatedUserRecord]:
+    """The user records of a KPL aggregate: magic, AggregatedRecord protobuf, MD5 of it.
+
+    Raises AggregateError when the checksum does not match or anything in it is malformed.
+    """
+    frame = _read_frame(blob)
+    for key in (*frame.partition_keys, *frame.explicit_hash_keys):
+        _decode_text(key, "key")
     return [
-        _decode_user_record(encoded, partition_keys, explicit_hash_keys)
-        for encoded in encoded_records
+        _decode_user_record(encoded, frame.partition_keys, frame.explicit_hash_keys)
+        for encoded in frame.encoded_records
     ]
 
 
-def _decode_user_record(
-    encoded: bytes, partition_keys: Sequence[str], explicit_hash_keys: Sequence[str]
-) -> AggregatedUserRecord:
+@dataclass(slots=True)
+class _RecordFields:
     partition_key_index: int | None = None
     explicit_hash_key_index: int | None = None
     data: bytes | None = None
+
+
+def _record_fields(encoded: bytes) -> _RecordFields:
+    fields = _RecordFields()
     for field_number, _, value in _protobuf_fields(encoded):
         if field_number == 1:
-            partition_key_index = _expect_int(value, "partition_key_index")
+            fields.partition_key_index = _expect_int(value, "partition_key_index")
         elif field_number == 2:
-            explicit_hash_key_index = _expect_int(value, "explicit_hash_key_index")
+            fields.explicit_hash_key_index = _expect_int(value, "explicit_hash_key_index")
         elif field_number == 3:
-            data = _expect_bytes(value, "data")
-    if partition_key_index is None or data is None:
+            fields.data = _expect_bytes(value, "data")
+    return fields
+
+
+def _decode_user_record(
+    encoded: bytes, partition_keys: Sequence[bytes], explicit_hash_keys: Sequence[bytes]
+) -> AggregatedUserRecord:
+    fields = _record_fields(encoded)
+    if fields.partition_key_index is None or fields.data is None:
         raise AggregateError("user record without partition_key_index or data")
-    if partition_key_index >= len(partition_keys):
+    if fields.partition_key_index >= len(partition_keys):
         raise AggregateError("partition_key_index outside the partition key table")
-    if explicit_hash_key_index is not None and explicit_hash_key_index >= len(explicit_hash_keys):
+    hash_key_index = fields.explicit_hash_key_index
+    if hash_key_index is not None and hash_key_index >= len(explicit_hash_keys):
         raise AggregateError("explicit_hash_key_index outside the explicit hash key table")
     return AggregatedUserRecord(
-        partition_key=partition_keys[partition_key_index],
+        partition_key=_decode_text(partition_keys[fields.partition_key_index], "partition key"),
         explicit_hash_key=(
-            None if explicit_hash_key_index is None else explicit_hash_keys[explicit_hash_key_index]
+            None
+            if hash_key_index is None
+            else _decode_text(explicit_hash_keys[hash_key_index], "explicit hash key")
         ),
-        data=data,
+        data=fields.data,
+    )
+
+
+def _broken(encoded: bytes, reason: str, partition_keys: Sequence[bytes]) -> BrokenUserRecord:
+    """What can still be read of a broken user record: its data and key, when they are there."""
+    try:
+        fields = _record_fields(encoded)
+    except AggregateError:
+        return BrokenUserRecord(reason, encoded)
+    partition_key = None
+    index = fields.partition_key_index
+    if index is not None and index < len(partition_keys):
+        partition_key = partition_keys[index].decode("utf-8", "backslashreplace")
+    return BrokenUserRecord(
+        reason, fields.data if fields.data is not None else encoded, partition_key
     )

@@ -15,7 +15,15 @@ import pytest
 from cryptoconsumer import package
 from cryptoconsumer.errors import InputError
 
-HANDLER_FILES = ["data_consumer_lambda.py", "kpl_aggregate.py"]
+HANDLER_FILES = [
+    "consumer_dead_letters.py",
+    "consumer_payloads.py",
+    "consumer_records.py",
+    "consumer_runtime.py",
+    "consumer_writes.py",
+    "data_consumer_lambda.py",
+    "kpl_aggregate.py",
+]
 
 
 def _copy(source: Path, target: Path, mtime: float, mode: int) -> Path:

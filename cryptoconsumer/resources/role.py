@@ -69,7 +69,7 @@ def access_policy(grants: Grants) -> dict[str, Any]:
         {
             "Sid": "WriteTheTable",
             "Effect": "Allow",
-            "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+            "Action": ["dynamodb:BatchWriteItem"],
             "Resource": grants.table_arn,
         },
         {

@@ -43,7 +43,7 @@ def test_the_role_has_one_least_privilege_policy_and_nothing_else(run, aws, stre
             "kinesis:ListShards",
         },
         "*": {"kinesis:ListStreams"},
-        TABLE_ARN: {"dynamodb:BatchWriteItem", "dynamodb:PutItem"},
+        TABLE_ARN: {"dynamodb:BatchWriteItem"},
         f"{LOG_GROUP_ARN}:*": {"logs:CreateLogStream", "logs:PutLogEvents"},
         QUEUE_ARN: {"sqs:SendMessage"},
     }

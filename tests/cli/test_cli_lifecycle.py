@@ -296,7 +296,7 @@ def _check_policy(aws):
     (statement,) = [
         s
         for s in inline_policies(aws, ROLE)["cryptoconsumer-least-privilege"]["Statement"]
-        if "dynamodb:PutItem" in s["Action"]
+        if "dynamodb:BatchWriteItem" in s["Action"]
     ]
     assert statement["Resource"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
 

@@ -23,7 +23,15 @@ def test_package_writes_the_zip_and_prints_its_code_sha256(run, tmp_path):
         "path": str(target),
         "size": len(data),
         "code_sha256": _sha(data),
-        "files": ["data_consumer_lambda.py", "kpl_aggregate.py"],
+        "files": [
+            "consumer_dead_letters.py",
+            "consumer_payloads.py",
+            "consumer_records.py",
+            "consumer_runtime.py",
+            "consumer_writes.py",
+            "data_consumer_lambda.py",
+            "kpl_aggregate.py",
+        ],
     }
     assert zipfile.ZipFile(target).namelist() == document["files"]
 

@@ -606,10 +606,12 @@ def test_one_json_log_line_per_invocation_with_the_counts(
     assert log == {
         "message": "batch processed",
         "records": 4,
+        "user_records": 4,
         "written": 2,
         "duplicates": 1,
         "dead_lettered": 1,
         "failed": 0,
+        "batch_item_failures": 0,
     }
 
 
@@ -642,3 +644,46 @@ def test_log_level_is_honoured_and_a_bad_one_falls_back_to_info(
 
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == errors_logged
     assert last_log_line(capsys)["dead_lettered"] == 1
+
+
+# --- duplicates that arrive after their key's first write has started -------------------------
+
+
+def test_a_newer_duplicate_after_its_key_was_handed_over_is_written_after_it(
+    consumer: ModuleType, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = consumer.get_dynamodb_client()
+    requests: list[list[str]] = []
+    real = client.batch_write_item
+
+    def record_order(**request: Any) -> dict[str, Any]:
+        [items] = request["RequestItems"].values()
+        requests.append([i["PutRequest"]["Item"]["exchange_rate"]["N"] for i in items])
+        return real(**request)
+
+    monkeypatch.setattr(client, "batch_write_item", record_order)
+    payloads = [tick_at(minute, exchange_rate=f"{minute + 1}") for minute in range(30)]
+    payloads.append(tick_at(0, exchange_rate="999"))  # same key as the first, newer
+
+    result = consumer.handler(kinesis_event(payloads), None)
+
+    assert result == NO_FAILURES
+    items = table_items(table)
+    assert len(items) == 30
+    assert items[("BTCUSD", "2026-11-24 14:00:00")]["exchange_rate"] == Decimal("999")
+    assert items[("BTCUSD", "2026-11-24 14:00:00")]["sequence_number"] == sequence_number(30)
+    assert requests[-1] == ["999"]  # its own request, after the one holding the older tick
+
+
+def test_an_older_duplicate_after_its_key_was_handed_over_is_folded_into_it(
+    consumer: ModuleType, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = [kinesis_record(tick_at(minute), 100 + minute) for minute in range(30)]
+    records.append(kinesis_record(tick_at(0, exchange_rate="1"), 5))  # lower sequence number
+
+    assert consumer.handler({"Records": records}, None) == NO_FAILURES
+
+    item = table_items(table)[("BTCUSD", "2026-11-24 14:00:00")]
+    assert item["sequence_number"] == sequence_number(100)
+    log = last_log_line(capsys)
+    assert (log["user_records"], log["written"], log["duplicates"]) == (31, 30, 1)

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import data_consumer_lambda as consumer
+import consumer_dead_letters as dead_letters
+import consumer_payloads as payloads
+import consumer_records as records
+import consumer_runtime as runtime
 import pytest
 from consumer_events import flat_tick, numbered_tick, sequence_number, to_json_bytes
 from hypothesis import given
@@ -19,9 +22,9 @@ from hypothesis import strategies as st
 
 
 def test_flat_payload_becomes_a_tick_with_every_field() -> None:
-    tick = consumer.parse_payload(to_json_bytes(flat_tick()))
+    tick = payloads.parse_payload(to_json_bytes(flat_tick()))
 
-    assert tick == consumer.Tick(
+    assert tick == payloads.Tick(
         from_currency_code="BTC",
         to_currency_code="USD",
         last_refreshed="2026-11-24 14:05:01",
@@ -38,9 +41,9 @@ def test_flat_payload_becomes_a_tick_with_every_field() -> None:
 @pytest.mark.parametrize("wrapped", [False, True], ids=["bare", "wrapped"])
 def test_numbered_payload_matches_the_flat_one(wrapped: bool) -> None:
     flat = flat_tick()
-    assert consumer.parse_payload(
+    assert payloads.parse_payload(
         to_json_bytes(numbered_tick(flat, wrapped))
-    ) == consumer.parse_payload(to_json_bytes(flat))
+    ) == payloads.parse_payload(to_json_bytes(flat))
 
 
 def test_json_numbers_and_numeric_strings_keep_their_digits() -> None:
@@ -49,14 +52,14 @@ def test_json_numbers_and_numeric_strings_keep_their_digits() -> None:
         b'"exchange_rate": 0.053210000000000000000000000000000001, '
         b'"last_refreshed": "2026-11-24 14:05:01", "bid_price": "0.05320", "ask_price": 1E-3}'
     )
-    tick = consumer.parse_payload(payload)
+    tick = payloads.parse_payload(payload)
 
-    assert isinstance(tick, consumer.Tick)
+    assert isinstance(tick, payloads.Tick)
     assert str(tick.exchange_rate) == "0.053210000000000000000000000000000001"
     assert str(tick.bid_price) == "0.05320"
     assert str(tick.ask_price) == "0.001"
     assert tick.ticker == "ETHBTC"
-    item = consumer.serialize_item(consumer.tick_to_item(tick, "1"))
+    item = payloads.item_attributes(tick, "1")
     assert item["exchange_rate"] == {"N": "0.053210000000000000000000000000000001"}
 
 
@@ -71,18 +74,18 @@ def test_unknown_fields_are_ignored_and_absent_optionals_are_left_out() -> None:
             "bid_price": "-",
         }
     )
-    tick = consumer.parse_payload(payload)
-    assert isinstance(tick, consumer.Tick)
+    tick = payloads.parse_payload(payload)
+    assert isinstance(tick, payloads.Tick)
 
-    item = consumer.tick_to_item(tick, sequence_number(1))
+    item = payloads.item_attributes(tick, sequence_number(1))
 
     assert item == {
-        "ticker": "BTCUSD",
-        "last_refreshed": "2026-11-24 14:05:01",
-        "from_currency_code": "BTC",
-        "to_currency_code": "USD",
-        "exchange_rate": Decimal("1"),
-        "sequence_number": sequence_number(1),
+        "ticker": {"S": "BTCUSD"},
+        "last_refreshed": {"S": "2026-11-24 14:05:01"},
+        "from_currency_code": {"S": "BTC"},
+        "to_currency_code": {"S": "USD"},
+        "exchange_rate": {"N": "1"},
+        "sequence_number": {"S": sequence_number(1)},
     }
 
 
@@ -147,15 +150,15 @@ BAD_PAYLOADS: list[tuple[str, bytes, str]] = [
     ids=[name for name, _, _ in BAD_PAYLOADS],
 )
 def test_bad_payloads_are_rejected_with_their_reason(payload: bytes, expected_reason: str) -> None:
-    parsed = consumer.parse_payload(payload)
+    parsed = payloads.parse_payload(payload)
 
-    assert isinstance(parsed, consumer.BadRecord)
+    assert isinstance(parsed, payloads.BadRecord)
     assert expected_reason in parsed.reason
 
 
 def test_null_and_dash_bid_ask_mean_absent() -> None:
-    tick = consumer.parse_payload(to_json_bytes(flat_tick(bid_price="-", ask_price="")))
-    assert isinstance(tick, consumer.Tick)
+    tick = payloads.parse_payload(to_json_bytes(flat_tick(bid_price="-", ask_price="")))
+    assert isinstance(tick, payloads.Tick)
     assert (tick.bid_price, tick.ask_price) == (None, None)
 
 
@@ -181,7 +184,7 @@ def test_null_and_dash_bid_ask_mean_absent() -> None:
 def test_timestamps_are_normalised_to_utc_seconds(
     text: str, expected: str, converted: bool
 ) -> None:
-    assert consumer.normalise_timestamp(text) == (expected, converted)
+    assert payloads.normalise_timestamp(text) == (expected, converted)
 
 
 @pytest.mark.parametrize(
@@ -200,14 +203,14 @@ def test_timestamps_are_normalised_to_utc_seconds(
 )
 def test_unparseable_timestamps_raise(text: str) -> None:
     with pytest.raises(ValueError):
-        consumer.normalise_timestamp(text)
+        payloads.normalise_timestamp(text)
 
 
 def test_offset_timestamp_sets_time_zone_to_utc() -> None:
-    tick = consumer.parse_payload(
+    tick = payloads.parse_payload(
         to_json_bytes(flat_tick(last_refreshed="2026-11-24T15:05:01+01:00", time_zone="CET"))
     )
-    assert isinstance(tick, consumer.Tick)
+    assert isinstance(tick, payloads.Tick)
     assert (tick.last_refreshed, tick.time_zone) == ("2026-11-24 14:05:01", "UTC")
 
 
@@ -291,10 +294,10 @@ def test_any_valid_tick_round_trips_with_exact_digits(
     )
     document = flat if form == "flat" else numbered_tick(flat, wrapped=form == "wrapped")
 
-    tick = consumer.parse_payload(to_json_bytes(document))
+    tick = payloads.parse_payload(to_json_bytes(document))
 
-    assert isinstance(tick, consumer.Tick), tick
-    item = consumer.serialize_item(consumer.tick_to_item(tick, sequence_number(7)))
+    assert isinstance(tick, payloads.Tick), tick
+    item = payloads.item_attributes(tick, sequence_number(7))
     assert item["ticker"] == {"S": (from_code + to_code).upper()}
     assert item["last_refreshed"] == {"S": expected_time}
     assert item["exchange_rate"] == {"N": str(Decimal(rate))}
@@ -312,12 +315,12 @@ def test_any_valid_tick_round_trips_with_exact_digits(
 # --- deduplication ---------------------------------------------------------------------------
 
 
-def _tick(rate: str, last_refreshed: str = "2026-11-24 14:05:01") -> consumer.Tick:
-    return consumer.Tick("BTC", "USD", last_refreshed, Decimal(rate))
+def _tick(rate: str, last_refreshed: str = "2026-11-24 14:05:01") -> payloads.Tick:
+    return payloads.Tick("BTC", "USD", last_refreshed, Decimal(rate))
 
 
-def _source(sequence: str, user_record_index: int | None = None) -> consumer.SourceRecord:
-    return consumer.SourceRecord(sequence, "pk", "arn", None, user_record_index)
+def _source(sequence: str, user_record_index: int | None = None) -> records.SourceRecord:
+    return records.SourceRecord(sequence, "pk", "arn", None, user_record_index)
 
 
 def test_duplicates_keep_the_highest_sequence_number_compared_as_integers() -> None:
@@ -328,7 +331,7 @@ def test_duplicates_keep_the_highest_sequence_number_compared_as_integers() -> N
         (_tick("5", "2026-11-24 14:06:01"), _source("1")),
     ]
 
-    items, duplicates = consumer.deduplicate(ticks)
+    items, duplicates = records.deduplicate(ticks)
 
     assert duplicates == 2
     by_time = {item.key[1]: item for item in items}
@@ -340,7 +343,7 @@ def test_duplicates_keep_the_highest_sequence_number_compared_as_integers() -> N
 
 
 def test_within_one_aggregate_the_later_user_record_wins() -> None:
-    items, duplicates = consumer.deduplicate(
+    items, duplicates = records.deduplicate(
         [(_tick("1"), _source("5", 0)), (_tick("2"), _source("5", 1)), (_tick("0.5"), _source("4"))]
     )
     assert duplicates == 2
@@ -350,15 +353,15 @@ def test_within_one_aggregate_the_later_user_record_wins() -> None:
 # --- dead-letter messages --------------------------------------------------------------------
 
 
-def _letter(data: bytes, user_record_index: int | None = None) -> consumer.DeadLetter:
-    source = consumer.SourceRecord(
+def _letter(data: bytes, user_record_index: int | None = None) -> records.DeadLetter:
+    source = records.SourceRecord(
         sequence_number(3), "BTCUSD", "arn:stream", 1.5, user_record_index
     )
-    return consumer.DeadLetter("payload is not valid JSON", source, base64.b64encode(data).decode())
+    return records.DeadLetter("payload is not valid JSON", source, base64.b64encode(data).decode())
 
 
 def test_dead_letter_message_carries_the_record_and_its_origin() -> None:
-    fields = consumer.dead_letter_fields(_letter(b"oops", user_record_index=2))
+    fields = dead_letters.dead_letter_fields(_letter(b"oops", user_record_index=2))
 
     assert fields == {
         "reason": "payload is not valid JSON",
@@ -375,11 +378,11 @@ def test_oversized_dead_letter_is_truncated_to_fit_and_says_so() -> None:
     data = bytes(range(256)) * 1200  # ~300 KiB, ~400 KiB once base64-encoded
     letter = _letter(data)
 
-    fields = consumer.dead_letter_fields(letter)
+    fields = dead_letters.dead_letter_fields(letter)
 
     body = json.dumps(fields).encode()
-    assert len(body) <= consumer.SQS_MESSAGE_MAX_BYTES
-    assert len(body) > consumer.SQS_MESSAGE_MAX_BYTES - 8
+    assert len(body) <= dead_letters.SQS_MESSAGE_MAX_BYTES
+    assert len(body) > dead_letters.SQS_MESSAGE_MAX_BYTES - 8
     assert fields["truncated"] is True
     assert letter.data_base64.startswith(fields["data_base64"])
     assert data.startswith(base64.b64decode(fields["data_base64"], validate=True))
@@ -387,10 +390,10 @@ def test_oversized_dead_letter_is_truncated_to_fit_and_says_so() -> None:
 
 def test_message_batches_respect_count_and_size_limits() -> None:
     small = ["x" * 100] * 23
-    assert [len(batch) for batch in consumer.pack_message_batches(small)] == [10, 10, 3]
+    assert [len(batch) for batch in dead_letters.pack_message_batches(small)] == [10, 10, 3]
 
     large = ["y" * 100_000] * 5
-    batches = consumer.pack_message_batches(large)
+    batches = dead_letters.pack_message_batches(large)
     assert [len(batch) for batch in batches] == [2, 2, 1]
     assert sorted(index for batch in batches for index in batch) == list(range(5))
 
@@ -416,10 +419,10 @@ class _Context:
     ],
 )
 def test_deadline_keeps_a_safety_margin(remaining_ms: int, expected_budget_s: float) -> None:
-    deadline = consumer.Deadline.for_invocation(_Context(remaining_ms), now=100.0)
+    deadline = runtime.Deadline.for_invocation(_Context(remaining_ms), now=100.0)
     assert deadline.expires_at == pytest.approx(100.0 + expected_budget_s)
 
 
 def test_deadline_without_context_uses_the_default_budget() -> None:
-    deadline = consumer.Deadline.for_invocation(None, now=0.0)
-    assert deadline.expires_at == pytest.approx((consumer.DEFAULT_BUDGET_MS - 2_000) / 1000)
+    deadline = runtime.Deadline.for_invocation(None, now=0.0)
+    assert deadline.expires_at == pytest.approx((runtime.DEFAULT_BUDGET_MS - 2_000) / 1000)
