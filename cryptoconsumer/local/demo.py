@@ -7,6 +7,7 @@ ticker, and `destroy` (unless kept).
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -38,6 +39,11 @@ DEMO_STREAM = "demo-ticks"
 DEMO_SHARDS = 2
 DEFAULT_TIMEOUT_SECONDS = 120.0
 CHECK_SECONDS = 0.25
+# The demo holds every record it produces in memory, and so does the emulator: a million
+# ticks is ~1 GB of emulator state, past what a demo on a laptop should take.
+MAX_RECORDS = 1_000_000
+MAX_BAD_RECORDS = 100_000
+MAX_TIMEOUT_SECONDS = 86_400
 
 # Each kind of malformed record the consumer must refuse, each for a different reason.
 MALFORMED_KINDS = ("not JSON", "missing rate", "negative rate", "bad timestamp", "bad code")
@@ -56,12 +62,15 @@ class DemoOptions:
     keep: bool = False
 
     def validate(self) -> None:
-        if self.records < 1:
-            raise InputError("--records must be at least 1")
-        if self.bad_records < 0:
-            raise InputError("--bad-records must be 0 or more")
-        if self.timeout <= 0:
-            raise InputError("--timeout must be positive")
+        if not 1 <= self.records <= MAX_RECORDS:
+            raise InputError(f"--records must be between 1 and {MAX_RECORDS:,}")
+        if not 0 <= self.bad_records <= MAX_BAD_RECORDS:
+            raise InputError(f"--bad-records must be between 0 and {MAX_BAD_RECORDS:,}")
+        # NaN compares false with everything, so it must be refused by name, not by range.
+        if not math.isfinite(self.timeout) or not 0 < self.timeout <= MAX_TIMEOUT_SECONDS:
+            raise InputError(
+                f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:,}"
+            )
 
 
 @dataclass(frozen=True)
