@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import uuid4
 
 from cryptoconsumer.local.events import (
@@ -25,9 +25,7 @@ from cryptoconsumer.local.events import (
 )
 from cryptoconsumer.local.mapping import MappingConfig
 from cryptoconsumer.local.runner import FunctionCode, Invocation, Runner
-
-if TYPE_CHECKING:
-    from cryptoconsumer.local.poller import PollerStats
+from cryptoconsumer.local.stats import PollerStats
 
 # An idle shard is polled this often, so a new record reaches the function within ~0.3 s.
 IDLE_POLL_SECONDS = 0.2

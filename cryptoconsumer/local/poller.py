@@ -21,34 +21,12 @@ from cryptoconsumer.local.consumer import ShardConsumer
 from cryptoconsumer.local.logs import LogShipper
 from cryptoconsumer.local.mapping import MappingConfig
 from cryptoconsumer.local.runner import FunctionCode, Invocation, Runner
+from cryptoconsumer.local.stats import PollerStats
 from cryptoconsumer.package import Package
 
 SCAN_SECONDS = 1.0
 # Stop waits this long for a shard reader that is in the middle of an invocation.
 STOP_SECONDS = 5.0
-
-
-@dataclass
-class PollerStats:
-    """Running totals, for `local start`'s summary and for tests."""
-
-    invocations: int = 0
-    failed_invocations: int = 0
-    delivered_records: int = 0
-    discarded_records: int = 0
-    on_failure_messages: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for name, count in counts.items():
-                setattr(self, name, getattr(self, name) + count)
-
-    def summary(self) -> str:
-        return (
-            f"{self.invocations} invocation(s), {self.failed_invocations} failed; "
-            f"{self.delivered_records} record(s) delivered, {self.discarded_records} discarded"
-        )
 
 
 @dataclass
