@@ -10,11 +10,11 @@ from typing import IO
 
 from cryptoconsumer.aws import AwsTarget, Clients, call
 from cryptoconsumer.errors import AwsError
+from cryptoconsumer.local import moto_patches
 from cryptoconsumer.local.emulator import (
     Emulator,
     deployed_zip,
     fake_session,
-    mapping_starting_timestamp,
     regions_with_functions,
     start_emulator,
 )
@@ -57,16 +57,17 @@ def running(
             regions=regions_with_functions,
             read_zip=deployed_zip,
             session_factory=fake_session,
-            starting_timestamp=mapping_starting_timestamp,
             function_log=function_log,
             log=log,
             clock=clock,
             scan_seconds=scan_seconds,
         )
+        unsubscribe = moto_patches.on_mapping_change(poller.wake)
         poller.start()
         try:
             yield LocalPipeline(emulator, poller)
         finally:
+            unsubscribe()
             poller.stop()
     finally:
         emulator.stop()

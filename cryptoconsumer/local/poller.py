@@ -67,10 +67,12 @@ class Poller:
         self._checkpoints: dict[tuple[str, str], str] = {}
         self._zips: dict[str, bytes] = {}
         self._reported: dict[str, str] = {}
+        self._stopping: list[ShardConsumer] = []
         self._lock = threading.RLock()
         self.shipper = LogShipper(self.clients)
         self.runner = Runner(endpoint_url, function_log, self.shipper)
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._scan_forever, daemon=True, name="poller")
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -81,6 +83,7 @@ class Poller:
 
     def stop(self) -> None:
         self._stopped.set()
+        self._wake.set()
         with self._lock:
             consumers = [c for s in self._mappings.values() for c in s.consumers.values()]
         for consumer in consumers:
@@ -100,9 +103,24 @@ class Poller:
                 (c.alive and c.positioned.is_set()) or c.finished for c in state.consumers.values()
             )
 
+    def readers(self, uuid: str) -> list[threading.Thread]:
+        """The mapping's reader threads still running (none once it is deleted or disabled)."""
+        with self._lock:
+            state = self._mappings.get(uuid)
+            consumers = list(state.consumers.values()) if state else []
+            stopped = list(self._stopping)
+        return [c.thread for c in consumers + stopped if c.uuid == uuid and c.alive]
+
+    def wake(self) -> None:
+        """Rescan now: a mapping was created, changed or deleted."""
+        self._wake.set()
+
     def _scan_forever(self) -> None:
-        while not self._stopped.wait(self._scan_seconds):
-            self.scan_once()
+        while not self._stopped.is_set():
+            self._wake.wait(self._scan_seconds)
+            self._wake.clear()
+            if not self._stopped.is_set():
+                self.scan_once()
 
     # -- scanning --------------------------------------------------------------------------
 
@@ -149,8 +167,11 @@ class Poller:
             del self._checkpoints[key]
 
     def _stop_consumers(self, state: _MappingState) -> None:
+        # Readers still finishing an invocation stay visible (readers()) until they end.
+        self._stopping = [c for c in self._stopping if c.alive]
         for consumer in state.consumers.values():
             consumer.stop()
+            self._stopping.append(consumer)
         state.consumers.clear()
         state.finished_shards.clear()
 
