@@ -279,13 +279,13 @@ def demo(
 
 
 @contextlib.contextmanager
-def _processing_bar(total: int) -> Iterator[Callable[[int, int], None]]:
+def _processing_bar(total: int) -> Iterator[Callable[[int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     columns = (TextColumn("processed"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("processed", total=total)
-        yield lambda items, letters: bar.update(task, completed=items + letters)
+        yield lambda processed: bar.update(task, completed=processed)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,16 @@ moto as it ships whenever no emulator is running.
 - moto runs the mapped function in Docker on every PutRecords of a mapped stream; the emulator's
   poller is the event source mapping, so that is switched off.
 - Every change to a mapping is announced to listeners (the poller rescans at once instead of at
-  its next tick, so a deleted mapping's readers stop promptly and a new one starts promptly).
+  its next tick, so a deleted mapping's readers stop promptly and a new one starts promptly), and
+  every PutRecord(s) to a stream wakes its idle readers, which then read it with GetRecords like
+  any client (a wake-up, not a delivery: no record skips the API).
+- Cost, not behaviour: moto's Kinesis shard finds its newest sequence number by copying every key
+  (`list(records)[-1]`, on every put) and answers GetRecords by scanning the shard from its first
+  record, so a put or a read costs O(records in the shard) and 60 s at 2,000 records/s grinds to a
+  halt. The patched shard keeps moto's data structure and answers (same sequence numbers, same
+  records, same iterators) in O(1) per record; puts to one shard are serialised, since moto's own
+  put is "not safe for concurrency" under the threaded server. moto's dispatcher lists its
+  package directory on every request (`list_of_moto_modules`); that list is computed once.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ _applied = False
 _active = 0
 _apply_lock = threading.Lock()
 _mapping_listeners: list[Callable[[], None]] = []
+_records_put = threading.Condition()
+_put_generation: dict[str, int] = {}
 
 
 def on_mapping_change(listener: Callable[[], None]) -> Callable[[], None]:
@@ -52,6 +63,24 @@ def _announce_mapping_change() -> None:
         listener()
 
 
+def put_generation(stream_arn: str) -> int:
+    """How many PutRecord(s) calls the stream has answered, for `wait_for_records`."""
+    with _records_put:
+        return _put_generation.get(stream_arn, 0)
+
+
+def wait_for_records(stream_arn: str, since: int, seconds: float) -> None:
+    """Wait until the stream answers a put after generation `since`, or `seconds` pass."""
+    with _records_put:
+        _records_put.wait_for(lambda: _put_generation.get(stream_arn, 0) != since, seconds)
+
+
+def _records_were_put(stream_arn: str) -> None:
+    with _records_put:
+        _put_generation[stream_arn] = _put_generation.get(stream_arn, 0) + 1
+        _records_put.notify_all()
+
+
 def stream_of_source(source_arn: str) -> str:
     """The stream a mapping source reads: the stream itself, or a consumer's stream."""
     return source_arn.split(CONSUMER_MARKER, 1)[0]
@@ -63,6 +92,8 @@ def activate() -> Callable[[], None]:
     with _apply_lock:
         if not _applied:
             _patch_kinesis_consumers()
+            _patch_kinesis_shards()
+            _patch_dispatcher()
             _patch_mappings()
             _applied = True
         _active += 1
@@ -120,6 +151,106 @@ def _patch_kinesis_consumers() -> None:
     models.Consumer.__init__ = consumer_init  # type: ignore[method-assign]
     models.KinesisBackend.register_stream_consumer = register  # type: ignore[method-assign]
     models.KinesisBackend.deregister_stream_consumer = deregister  # type: ignore[method-assign]
+
+
+def _patch_kinesis_shards() -> None:
+    from moto.kinesis import models
+
+    shard_class = models.Shard
+    original_put = shard_class.put_record
+    original_get = shard_class.get_records
+    original_min = shard_class.get_min_sequence_number
+    original_max = shard_class.get_max_sequence_number
+    locks: dict[int, threading.Lock] = {}
+    locks_lock = threading.Lock()
+
+    def lock_of(shard: Any) -> threading.Lock:
+        with locks_lock:
+            return locks.setdefault(id(shard), threading.Lock())
+
+    def newest(self: Any) -> int:
+        if not active():
+            return int(original_max(self))
+        # dicts keep insertion order and moto inserts increasing numbers: the last key.
+        return int(next(reversed(self.records))) if self.records else 0
+
+    def oldest(self: Any) -> int:
+        if not active():
+            return int(original_min(self))
+        return int(next(iter(self.records))) if self.records else 0
+
+    def put(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
+        if not active():
+            return str(original_put(self, partition_key, data, explicit_hash_key))
+        with lock_of(self):
+            sequence_number = newest(self) + 1
+            self.records[sequence_number] = models.Record(
+                partition_key, data, sequence_number, explicit_hash_key
+            )
+        return str(sequence_number)
+
+    def get(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        if not active():
+            return original_get(self, last_sequence_id, limit)  # type: ignore[no-any-return]
+        # The same answer as moto's scan: records after last_sequence_id, in order, at most
+        # `limit`; moto numbers a shard's records 1, 2, 3, ... with no gaps.
+        last = int(last_sequence_id)
+        records = self.records
+        newest_number = newest(self)
+        number = max(last + 1, oldest(self))
+        results = []
+        while number <= newest_number and (limit is None or len(results) < limit):
+            record = records.get(number)
+            if record is None:  # a gap moto never makes: fall back to moto's own scan
+                return original_get(self, last_sequence_id, limit)  # type: ignore[no-any-return]
+            results.append(record)
+            number += 1
+        if not results:
+            return results, last, 0
+        behind = records[newest_number].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind * 1000)
+
+    shard_class.put_record = put  # type: ignore[method-assign]
+    shard_class.get_records = get  # type: ignore[method-assign]
+    shard_class.get_min_sequence_number = oldest  # type: ignore[method-assign]
+    shard_class.get_max_sequence_number = newest  # type: ignore[method-assign]
+
+    backend_class = models.KinesisBackend
+    original_put_records = backend_class.put_records
+    original_put_record = backend_class.put_record
+
+    def put_records(self: Any, stream_arn: str, stream_name: str, records: Any) -> Any:
+        answer = original_put_records(self, stream_arn, stream_name, records)
+        if active():
+            stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+            _records_were_put(stream.arn)
+        return answer
+
+    def put_record(self: Any, stream_arn: str, stream_name: str, *args: Any) -> Any:
+        answer = original_put_record(self, stream_arn, stream_name, *args)
+        if active():
+            stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+            _records_were_put(stream.arn)
+        return answer
+
+    backend_class.put_records = put_records  # type: ignore[method-assign]
+    backend_class.put_record = put_record  # type: ignore[method-assign]
+
+
+def _patch_dispatcher() -> None:
+    from moto import backends
+
+    original = backends.list_of_moto_modules
+    cached: list[str] = []
+
+    def list_of_moto_modules() -> Any:
+        if not active():
+            return original()
+        if not cached:
+            cached.extend(original())
+        return cached
+
+    backends.list_of_moto_modules = list_of_moto_modules
 
 
 def _find_consumer(account_id: str, region: str, consumer_arn: str) -> Any:

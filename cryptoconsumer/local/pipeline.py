@@ -57,6 +57,8 @@ def running(
             regions=regions_with_functions,
             read_zip=deployed_zip,
             session_factory=fake_session,
+            put_generation=moto_patches.put_generation,
+            wait_for_put=moto_patches.wait_for_records,
             function_log=function_log,
             log=log,
             clock=clock,
