@@ -27,6 +27,9 @@ moto as it ships whenever no emulator is running.
   records, same iterators) in O(1) per record; puts to one shard are serialised, since moto's own
   put is "not safe for concurrency" under the threaded server. moto's dispatcher lists its
   package directory on every request (`list_of_moto_modules`); that list is computed once.
+  A DynamoDB item re-sums the sizes of all its attributes on each attribute it is built with
+  (O(attributes^2) per write); the patched item sums them once and refuses the same items
+  (over moto's 405,000-byte limit, ItemSizeTooLarge).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def activate() -> Callable[[], None]:
             _patch_kinesis_consumers()
             _patch_kinesis_shards()
             _patch_dispatcher()
+            _patch_dynamodb_items()
             _patch_mappings()
             _applied = True
         _active += 1
@@ -251,6 +255,33 @@ def _patch_dispatcher() -> None:
         return cached
 
     backends.list_of_moto_modules = list_of_moto_modules
+
+
+def _patch_dynamodb_items() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    item_class = dynamo_type.Item
+    original_init = item_class.__init__
+    limit = 405000  # moto's LimitedSizeDict limit (AWS's is 400 KB, measured as ~409-410 KB)
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        if not active():
+            original_init(self, hash_key, range_key, attrs)
+            return
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: dynamo_type.DynamoType(value) for key, value in attrs.items()}
+        # What LimitedSizeDict checks on each insert, once: every prefix is smaller than the
+        # whole, so the whole is over the limit exactly when some insert would have been.
+        size = sum(bytesize(key) + value.size() for key, value in values.items())
+        if size > limit:
+            raise ItemSizeTooLarge
+        self.attrs = dynamo_type.LimitedSizeDict.__new__(dynamo_type.LimitedSizeDict)
+        dict.update(self.attrs, values)
+
+    item_class.__init__ = init  # type: ignore[method-assign]
 
 
 def _find_consumer(account_id: str, region: str, consumer_arn: str) -> Any:
