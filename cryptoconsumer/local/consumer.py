@@ -118,6 +118,7 @@ class Lane:
         self.index = index
         self.pending: deque[StreamRecord] = deque()
         self.busy = False
+        self.finished = False
         self._ready = threading.Condition()
         self.thread = threading.Thread(
             target=self._run,
@@ -142,7 +143,7 @@ class Lane:
     def _run(self) -> None:
         consumer = self.consumer
         try:
-            while not consumer.stopped.is_set():
+            while not consumer.stopped.is_set() and not self.finished:
                 config = consumer.host.mapping(consumer.uuid)
                 if config is None or not config.enabled:
                     return
@@ -160,9 +161,11 @@ class Lane:
         """Up to BatchSize records (and 6 MB), waiting up to the batching window for more."""
         stopped = self.consumer.stopped
         with self._ready:
-            while not self.pending and not stopped.is_set():
+            while not self.pending and not stopped.is_set() and not self.consumer.reader_done:
                 self._ready.wait(IDLE_POLL_SECONDS)
-            if stopped.is_set():
+            if stopped.is_set() or not self.pending:
+                # Stopped, or a closed shard read to its end with nothing left for this lane.
+                self.finished = True
                 return []
             if config.batching_window > 0:
                 window_ends = self.consumer.host.now() + config.batching_window
