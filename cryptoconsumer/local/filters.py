@@ -41,8 +41,9 @@ OPERATORS = frozenset(
     }
 )
 NUMERIC_OPERATORS = frozenset({"<", "<=", "=", ">=", ">"})
-# Lambda's limit on one pattern's length.
+# Lambda's limit on one pattern's length, and its default quota of filters per mapping.
 MAX_PATTERN_CHARS = 4096
+MAX_FILTERS = 5
 _ABSENT = object()
 
 

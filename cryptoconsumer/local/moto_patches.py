@@ -12,6 +12,10 @@ moto as it ships whenever no emulator is running.
   "Invalid EventSourceArn"), and, like AWS, refuses a second mapping of one function from the
   same source (ResourceConflictException); two mappings from different sources (a stream and
   its consumer) are accepted.
+- CreateEventSourceMapping and UpdateEventSourceMapping check FilterCriteria as Lambda does
+  (at most 5 filters, the default quota; each pattern valid JSON in the event-pattern grammar,
+  at most 4,096 characters) and refuse a bad one with InvalidParameterValueException; moto
+  stored anything.
 - GetEventSourceMapping and ListEventSourceMappings answer `StartingPositionTimestamp`, which
   moto keeps but leaves out.
 - moto runs the mapped function in Docker on every PutRecords of a mapped stream; the emulator's
@@ -284,6 +288,30 @@ def _patch_dynamodb_items() -> None:
     item_class.__init__ = init  # type: ignore[method-assign]
 
 
+def _check_filter_criteria(criteria: Any) -> None:
+    from moto.core.exceptions import JsonRESTError
+
+    from cryptoconsumer.local.filters import MAX_FILTERS, InvalidFilter, parse_pattern
+
+    if criteria is None:
+        return
+    try:
+        if not isinstance(criteria, dict):
+            raise InvalidFilter("FilterCriteria must be an object")
+        # {} or {"Filters": []} clears a mapping's filters.
+        filters = criteria.get("Filters") or []
+        if not isinstance(filters, list):
+            raise InvalidFilter("Filters must be a list")
+        if len(filters) > MAX_FILTERS:
+            raise InvalidFilter(f"at most {MAX_FILTERS} filters per event source mapping")
+        for entry in filters:
+            parse_pattern(str((entry or {}).get("Pattern", "")))
+    except InvalidFilter as err:
+        raise JsonRESTError(
+            "InvalidParameterValueException", f"Invalid filter pattern definition: {err}"
+        ) from None
+
+
 def _find_consumer(account_id: str, region: str, consumer_arn: str) -> Any:
     from moto.kinesis.models import kinesis_backends
 
@@ -307,6 +335,7 @@ def _patch_mappings() -> None:
     def create(self: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
         if not active():
             return original_create(self, spec)
+        _check_filter_criteria(spec.get("FilterCriteria"))
         source = str(spec.get("EventSourceArn") or "")
         function_name = str(spec.get("FunctionName") or "")
         if source and function_name:
@@ -344,6 +373,8 @@ def _patch_mappings() -> None:
     original_delete = LambdaBackend.delete_event_source_mapping
 
     def update(self: LambdaBackend, uuid: str, spec: dict[str, Any]) -> Any:
+        if active() and "FilterCriteria" in spec:
+            _check_filter_criteria(spec.get("FilterCriteria"))
         mapping = original_update(self, uuid, spec)
         _announce_mapping_change()
         return mapping
