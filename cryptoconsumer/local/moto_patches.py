@@ -18,6 +18,8 @@ moto as it ships whenever no emulator is running.
   stored anything.
 - GetEventSourceMapping and ListEventSourceMappings answer `StartingPositionTimestamp`, which
   moto keeps but leaves out.
+- Invoke runs the function through the poller's runner (`invoke.Invoker`) instead of moto's
+  Docker or canned answers, once the pipeline registers one (`set_invoker`).
 - moto runs the mapped function in Docker on every PutRecords of a mapped stream; the emulator's
   poller is the event source mapping, so that is switched off.
 - Every change to a mapping is announced to listeners (the poller rescans at once instead of at
@@ -50,6 +52,7 @@ _applied = False
 _active = 0
 _apply_lock = threading.Lock()
 _mapping_listeners: list[Callable[[], None]] = []
+_invoker: list[Any] = []
 _records_put = threading.Condition()
 _put_generation: dict[str, int] = {}
 
@@ -68,6 +71,18 @@ def on_mapping_change(listener: Callable[[], None]) -> Callable[[], None]:
 def _announce_mapping_change() -> None:
     for listener in list(_mapping_listeners):
         listener()
+
+
+def set_invoker(invoker: Any) -> Callable[[], None]:
+    """Answer Invoke with `invoker(function_arn, body, headers, response_headers) -> bytes`
+    (raising `invoke.InvokeRefused`) until the returned callable is called."""
+    _invoker.append(invoker)
+
+    def remove() -> None:
+        if invoker in _invoker:
+            _invoker.remove(invoker)
+
+    return remove
 
 
 def put_generation(stream_arn: str) -> int:
@@ -392,6 +407,31 @@ def _patch_mappings() -> None:
             answer["StartingPositionTimestamp"] = float(self.starting_position_timestamp)
         return answer
 
+    original_invoke = LambdaBackend.invoke
+
+    def invoke(
+        self: LambdaBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> Any:
+        if not active() or not _invoker:
+            return original_invoke(self, function_name, qualifier, body, headers, response_headers)
+        from cryptoconsumer.local.invoke import InvokeRefused
+
+        function = self.get_function(function_name, qualifier)
+        try:
+            payload = _invoker[-1](function.function_arn, body, headers, response_headers)
+        except InvokeRefused as refused:
+            error = RESTError(refused.code, refused.message)
+            error.code = refused.status
+            raise error from None
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    LambdaBackend.invoke = invoke  # type: ignore[method-assign]
     LambdaBackend.send_kinesis_message = no_invocation  # type: ignore[method-assign]
     LambdaBackend.create_event_source_mapping = create  # type: ignore[method-assign]
     LambdaBackend.update_event_source_mapping = update  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from cryptoconsumer.local.emulator import (
     regions_with_functions,
     start_emulator,
 )
+from cryptoconsumer.local.invoke import Invoker
 from cryptoconsumer.local.poller import SCAN_SECONDS, Poller
 
 
@@ -65,10 +66,14 @@ def running(
             scan_seconds=scan_seconds,
         )
         unsubscribe = moto_patches.on_mapping_change(poller.wake)
+        stop_invoking = moto_patches.set_invoker(
+            Invoker(poller.runner, poller.function, poller.record_invocation)
+        )
         poller.start()
         try:
             yield LocalPipeline(emulator, poller)
         finally:
+            stop_invoking()
             unsubscribe()
             poller.stop()
     finally:

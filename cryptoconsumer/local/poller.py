@@ -379,17 +379,21 @@ class Poller:
         return self._clock()
 
     def record_invocation(
-        self, code: FunctionCode, invocation: Invocation, iterator_age_ms: float
+        self, code: FunctionCode, invocation: Invocation, iterator_age_ms: float | None = None
     ) -> None:
-        """Count it, and publish the metrics Lambda publishes, so `status` can judge health."""
+        """Count it, and publish the metrics Lambda publishes, so `status` can judge health.
+
+        IteratorAge only for invocations by a mapping (None for a direct Invoke)."""
         self.stats.add(invocations=1, failed_invocations=int(invocation.failed))
         dimensions = [{"Name": "FunctionName", "Value": code.name}]
-        for name, value, unit in (
+        values = [
             ("Invocations", 1.0, "Count"),
             ("Errors", float(invocation.failed), "Count"),
             ("Duration", invocation.seconds * 1000, "Milliseconds"),
-            ("IteratorAge", max(0.0, iterator_age_ms), "Milliseconds"),
-        ):
+        ]
+        if iterator_age_ms is not None:
+            values.append(("IteratorAge", max(0.0, iterator_age_ms), "Milliseconds"))
+        for name, value, unit in values:
             self.metrics.datapoint(code.region, name, dimensions, value, unit)
 
     def log(self, line: str) -> None:
