@@ -104,18 +104,25 @@ def log_line(text: str) -> None:
 
 def report(request_id: str, started: float, memory_mb: int) -> None:
     duration_ms = (time.monotonic() - started) * 1000
-    try:
-        import resource
-
-        used_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    except ImportError:  # not on Windows
-        used_mb = 0
     log_line(f"END RequestId: {request_id}")
     log_line(
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {memory_mb} MB\t"
-        f"Max Memory Used: {used_mb} MB"
+        f"Max Memory Used: {peak_memory_mb()} MB"
     )
+
+
+def peak_memory_mb() -> int:
+    """This process's peak resident memory (VmHWM; ru_maxrss would count the parent's before
+    the exec that started this process)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
 
 
 def main() -> None:

@@ -22,8 +22,9 @@ moto as it ships whenever no emulator is running.
   Docker or canned answers, once the pipeline registers one (`set_invoker`).
 - moto runs the mapped function in Docker on every PutRecords of a mapped stream; the emulator's
   poller is the event source mapping, so that is switched off.
-- Every change to a mapping is announced to listeners (the poller rescans at once instead of at
-  its next tick, so a deleted mapping's readers stop promptly and a new one starts promptly), and
+- Every change to a mapping or a function is announced to listeners (the poller rescans at once
+  instead of at its next tick, so a deleted mapping's readers stop promptly, a new one starts
+  promptly and a function's new code or settings reach its next invocation), and
   every PutRecord(s) to a stream wakes its idle readers, which then read it with GetRecords like
   any client (a wake-up, not a delivery: no record skips the API).
 - Cost, not behaviour: moto's Kinesis shard finds its newest sequence number by copying every key
@@ -303,6 +304,16 @@ def _patch_dynamodb_items() -> None:
     item_class.__init__ = init  # type: ignore[method-assign]
 
 
+def _announcing(method: Callable[..., Any]) -> Callable[..., Any]:
+    def announced(*args: Any, **kwargs: Any) -> Any:
+        answer = method(*args, **kwargs)
+        if active():
+            _announce_mapping_change()
+        return answer
+
+    return announced
+
+
 def _check_filter_criteria(criteria: Any) -> None:
     from moto.core.exceptions import JsonRESTError
 
@@ -430,6 +441,14 @@ def _patch_mappings() -> None:
             raise error from None
         response_headers["Content-Length"] = str(len(payload))
         return payload
+
+    for name in (
+        "create_function",
+        "update_function_code",
+        "update_function_configuration",
+        "delete_function",
+    ):
+        setattr(LambdaBackend, name, _announcing(getattr(LambdaBackend, name)))
 
     LambdaBackend.invoke = invoke  # type: ignore[method-assign]
     LambdaBackend.send_kinesis_message = no_invocation  # type: ignore[method-assign]

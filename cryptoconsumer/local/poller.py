@@ -28,6 +28,8 @@ from cryptoconsumer.local.stats import PollerStats
 from cryptoconsumer.package import Package
 
 SCAN_SECONDS = 1.0
+# A function's configuration is read again after this long (or at once after a change).
+FUNCTION_CACHE_SECONDS = 5.0
 # Stop waits this long for a shard reader that is in the middle of an invocation.
 STOP_SECONDS = 5.0
 
@@ -79,6 +81,7 @@ class Poller:
         self._mappings: dict[str, _MappingState] = {}
         self._checkpoints: dict[tuple[str, str], str] = {}
         self._zips: dict[str, bytes] = {}
+        self._functions: dict[str, tuple[float, tuple[FunctionCode, str]]] = {}
         self._reported: dict[str, str] = {}
         self._stopping: list[ShardConsumer] = []
         self._lock = threading.RLock()
@@ -136,7 +139,9 @@ class Poller:
         ]
 
     def wake(self) -> None:
-        """Rescan now: a mapping was created, changed or deleted."""
+        """Rescan now: a mapping or a function was created, changed or deleted."""
+        with self._lock:
+            self._functions.clear()
         self._wake.set()
 
     def _scan_forever(self) -> None:
@@ -276,7 +281,22 @@ class Poller:
         return self.clients(region).kinesis
 
     def function(self, arn: str) -> tuple[FunctionCode, str] | None:
-        """The function's current configuration and code, and its role (the event's identity)."""
+        """The function's current configuration and code, and its role (the event's identity).
+
+        Kept for FUNCTION_CACHE_SECONDS, and forgotten at once when the emulator announces a
+        change to a function (`wake`), so an update reaches the next invocation."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._functions.get(arn)
+        if cached is not None and now - cached[0] < FUNCTION_CACHE_SECONDS:
+            return cached[1]
+        found = self._read_function(arn)
+        if found is not None:
+            with self._lock:
+                self._functions[arn] = (now, found)
+        return found
+
+    def _read_function(self, arn: str) -> tuple[FunctionCode, str] | None:
         client = self.clients(arn.split(":")[3]).lambda_
         try:
             configuration = client.get_function(FunctionName=arn)["Configuration"]
