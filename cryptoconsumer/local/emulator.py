@@ -128,14 +128,34 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     )
 
 
+_shared_loader: list[Any] = []
+_shared_loader_lock = threading.Lock()
+
+
+def _loader() -> Any:
+    """One botocore data loader for every emulator-side session: each session would otherwise
+    parse and keep its own copy of every service model it makes a client for (megabytes
+    each), while the loader caches what it has read and only ever reads files."""
+    from botocore.loaders import create_loader
+
+    with _shared_loader_lock:
+        if not _shared_loader:
+            _shared_loader.append(create_loader())
+        return _shared_loader[0]
+
+
 def fake_session(region: str) -> Any:
     """A boto3 session with fake credentials, for talking to the emulator only."""
     import boto3
+    import botocore.session
 
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader())
     return boto3.Session(
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,
+        botocore_session=core,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from cryptoconsumer.aws import AwsTarget, Clients, call
+from cryptoconsumer.aws import Clients, call
 from cryptoconsumer.errors import AwsError
 from cryptoconsumer.local import moto_patches
 from cryptoconsumer.local.emulator import (
@@ -32,9 +32,10 @@ class LocalPipeline:
         return self.emulator.endpoint_url
 
     def clients(self, region: str) -> Clients:
-        """Clients for the emulator with fake credentials: the user's own are never used."""
-        target = AwsTarget(region=region, endpoint_url=self.endpoint_url)
-        return Clients(target, session=fake_session(region))
+        """Clients for the emulator with fake credentials: the user's own are never used.
+
+        The poller's own (thread-safe) clients: one set per region in the process."""
+        return self.poller.clients(region)
 
 
 @contextlib.contextmanager
