@@ -455,7 +455,7 @@ def render(
             "",
             "`python -m tests.local.measure_latency --records 60 --gap 0.3`: one PutRecord every",
             "0.3 s on an idle 1-shard stream, latency = the handler's clock minus the time",
-            "PutRecord returned.",
+            "PutRecord was called.",
             "",
             f"    {latency}",
             "",
@@ -511,7 +511,10 @@ def main() -> None:
         print(latency)
     section = render(command, env, demos, rates, latency, arguments.batch_size)
     print(section)
-    if not arguments.no_write:
+    # The section holds all three measures; a partial run would drop the others.
+    if arguments.only and not arguments.no_write:
+        print("(a run with --only is printed, not written: run without --only to update the docs)")
+    elif not arguments.no_write:
         write_section(section)
 
 

@@ -67,8 +67,9 @@ def main() -> None:
         put_at: dict[str, float] = {}
         for index in range(args.records):
             key = f"r{index}"
-            clients.kinesis.put_record(StreamARN=arn, Data=b"{}", PartitionKey=key)
+            # From the moment PutRecord is called: the put's own round trip counts too.
             put_at[key] = time.time()
+            clients.kinesis.put_record(StreamARN=arn, Data=b"{}", PartitionKey=key)
             pause.wait(args.gap)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
