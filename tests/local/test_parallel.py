@@ -183,3 +183,47 @@ def test_a_key_always_goes_to_the_same_lane() -> None:
     assert lanes == set(range(10))
     assert all(lane_of("BTCUSD", 7) == lane_of("BTCUSD", 7) for _ in range(3))
     assert lane_of("anything", 1) == 0
+
+
+def test_bisect_and_the_on_failure_destination_work_per_batch_under_concurrency(
+    harness: Harness,
+) -> None:
+    stream = harness.stream()
+    queue_url, queue_arn = harness.queue()
+    function, _ = recording_function(harness, pause=0.01)
+    order = put_keys(harness, stream, keys=9, per_key=4)
+    [poison] = harness.put(stream, "fail", key="key-3")
+    tail = put_keys(harness, stream, keys=9, per_key=1)
+
+    uuid = harness.mapping(
+        function,
+        stream,
+        BatchSize=8,
+        ParallelizationFactor=3,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+
+    [message] = wait_for(
+        "the poison record at the destination", lambda: harness.messages(queue_url)
+    )
+    info = message["KinesisBatchInfo"]
+    # Bisection narrowed the failure down to the poison record alone.
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        poison,
+        poison,
+        1,
+    )
+    everything = [s for part in (order, tail) for seqs in part.values() for s in seqs]
+    wait_for("every other record", lambda: set(everything) <= set(delivered(function)))
+    assert poison not in delivered(function)
+    wait_for(
+        "the checkpoint past every record",
+        lambda: (
+            harness.poller.checkpoint(uuid, "shardId-000000000000")
+            == max([*everything, poison], key=int)
+        ),
+    )
+    merged = {key: order[key] + tail[key] for key in order}
+    assert ordering_violations(function, merged) == 0
