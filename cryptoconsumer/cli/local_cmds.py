@@ -87,13 +87,25 @@ def _usage(pipeline: LocalPipeline, stream_arn: str | None) -> str:
 @local_app.command("start")
 @guarded
 def local_start(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0 = any free port).")] = DEFAULT_PORT,
+    host: Annotated[
+        str, typer.Option("--host", help="Loopback address to listen on (see --allow-remote).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port, 0-65535 (0 = any free port).")
+    ] = DEFAULT_PORT,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Accept a --host other machines can reach. The emulator has no authentication:"
+            " anyone who can reach the port runs code on this machine as you.",
+        ),
+    ] = False,
     create_stream: Annotated[
         str | None,
         typer.Option("--create-stream", metavar="NAME", help="Also create this Kinesis stream."),
     ] = None,
-    shards: Annotated[int, typer.Option("--shards", help="Shards of --create-stream.")] = 2,
+    shards: Annotated[int, typer.Option("--shards", help="Shards of --create-stream (1-500).")] = 2,
     region: Annotated[
         str, typer.Option("--region", help="Region of --create-stream.")
     ] = LOCAL_REGION,
@@ -103,11 +115,19 @@ def local_start(
     Every command works against it with --endpoint-url (or AWS_ENDPOINT_URL); mapped functions
     run for real, in worker processes, with their deployed code.
     """
-    from cryptoconsumer.errors import InputError
     from cryptoconsumer.local import pipeline
+    from cryptoconsumer.local.listen import (
+        REMOTE_WARNING,
+        check_listen_address,
+        check_shards,
+        check_stream,
+    )
 
-    if shards < 1:
-        raise InputError("--shards must be at least 1")
+    address = check_listen_address(host, port, allow_remote=allow_remote)
+    check_shards(shards)
+    check_stream(create_stream, region)
+    if address.remote:
+        err.print(REMOTE_WARNING.format(host=host, port=port or "(any)"), soft_wrap=True)
     with pipeline.running(host, port, log=lambda line: err.print(inert(line))) as running:
         stream_arn = None
         if create_stream:
@@ -262,13 +282,13 @@ def demo(
 
 
 @contextlib.contextmanager
-def _processing_bar(total: int) -> Iterator[Callable[[int, int], None]]:
+def _processing_bar(total: int) -> Iterator[Callable[[int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     columns = (TextColumn("processed"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("processed", total=total)
-        yield lambda items, letters: bar.update(task, completed=items + letters)
+        yield lambda processed: bar.update(task, completed=processed)
 
 
 def register(app: typer.Typer) -> None:

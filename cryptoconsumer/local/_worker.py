@@ -75,18 +75,54 @@ def serve(protocol: TextIO) -> None:
     answer(protocol, {"ready": True})
     for line in sys.stdin:
         request = json.loads(line)
-        deadline = time.monotonic() + request["timeout_ms"] / 1000
+        request_id = request["request_id"]
+        started = time.monotonic()
+        deadline = started + request["timeout_ms"] / 1000
         context = LambdaContext(request, deadline)
+        # Lambda's own lines around each invocation's output; the parent cuts the log tail
+        # (Invoke with LogType Tail) from START to REPORT.
+        log_line(f"START RequestId: {request_id} Version: $LATEST")
         try:
             result = handler(request["event"], context)
         except Exception as err:
             traceback.print_exc()
-            answer(protocol, error_answer(type(err).__name__, err))
-            continue
-        try:
-            answer(protocol, {"ok": True, "result": result})
-        except (TypeError, ValueError) as err:
-            answer(protocol, error_answer("Runtime.MarshalError", err))
+            message = error_answer(type(err).__name__, err)
+        else:
+            try:
+                json.dumps(result)
+                message = {"ok": True, "result": result}
+            except (TypeError, ValueError) as err:
+                message = error_answer("Runtime.MarshalError", err)
+        report(request_id, started, request.get("memory_mb", 128))
+        answer(protocol, message)
+
+
+def log_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def report(request_id: str, started: float, memory_mb: int) -> None:
+    duration_ms = (time.monotonic() - started) * 1000
+    log_line(f"END RequestId: {request_id}")
+    log_line(
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {peak_memory_mb()} MB"
+    )
+
+
+def peak_memory_mb() -> int:
+    """This process's peak resident memory (VmHWM; ru_maxrss would count the parent's before
+    the exec that started this process)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
 
 
 def main() -> None:

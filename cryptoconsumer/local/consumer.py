@@ -1,18 +1,27 @@
-"""One mapping's reader for one shard: gather a batch, invoke, settle it, move the checkpoint.
+"""One mapping's reader for one shard: read, filter, batch, invoke, settle, move the checkpoint.
 
-Settling follows Lambda's stream rules: a failed batch is split in half when
+A `ShardConsumer` has one reader thread and ParallelizationFactor lanes (1-10). The reader
+reads the shard with GetRecords (up to 10,000 records a call, as Lambda does), drops records
+that match none of the mapping's filters, and hands each record to the lane its partition key
+hashes to, so one key's records are always in one lane, in sequence order, and never in two
+in-flight batches. Each lane gathers a batch (BatchSize, the 6 MB payload limit,
+MaximumBatchingWindowInSeconds), invokes the function and settles the batch before taking the
+next. The checkpoint moves only past records whose batches are settled (`ShardProgress`).
+
+Settling follows Lambda's stream rules, per batch: a failed batch is split in half when
 BisectBatchOnFunctionError is on (splitting uses no retry), otherwise retried up to
 MaximumRetryAttempts; a ReportBatchItemFailures answer resumes at the lowest failed record;
 records older than MaximumRecordAgeInSeconds are skipped; whatever is given up on is described
-to the on-failure destination, and the shard moves on.
+to the on-failure destination, and the lane moves on.
 """
 
 from __future__ import annotations
 
 import threading
+import zlib
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import uuid4
 
 from cryptoconsumer.local.events import (
@@ -20,19 +29,23 @@ from cryptoconsumer.local.events import (
     StreamRecord,
     judge,
     kinesis_event,
-    on_failure_message,
     take_batch,
 )
+from cryptoconsumer.local.filters import RecordFilter
 from cryptoconsumer.local.mapping import MappingConfig
+from cryptoconsumer.local.progress import ShardProgress
 from cryptoconsumer.local.runner import FunctionCode, Invocation, Runner
+from cryptoconsumer.local.stats import PollerStats
 
-if TYPE_CHECKING:
-    from cryptoconsumer.local.poller import PollerStats
-
-# An idle shard is polled this often, so a new record reaches the function within ~0.3 s.
-IDLE_POLL_SECONDS = 0.2
+# An idle shard is polled this often; a put on the stream wakes its readers at once.
+IDLE_POLL_SECONDS = 0.25
 RETRY_BASE_SECONDS = 0.05
 RETRY_MAX_SECONDS = 1.0
+# Kinesis's GetRecords limit; Lambda reads up to this many records a call.
+MAX_GET_RECORDS = 10_000
+# Records read ahead of the lanes, per lane: enough to keep them busy, bounded in memory.
+READ_AHEAD_BATCHES = 2
+BACKLOG_WAIT_SECONDS = 0.02
 
 
 class ShardHost(Protocol):
@@ -51,7 +64,24 @@ class ShardHost(Protocol):
 
     def save_checkpoint(self, uuid: str, shard_id: str, sequence_number: str) -> None: ...
 
-    def send_on_failure(self, destination_arn: str, message: dict[str, Any]) -> None: ...
+    def deliver_failure(
+        self,
+        config: MappingConfig,
+        shard_id: str,
+        records: list[StreamRecord],
+        event: dict[str, Any],
+        *,
+        condition: str,
+        request_id: str,
+        invoke_count: int,
+        function_error: str | None,
+    ) -> bool: ...
+
+    def count(self, uuid: str, **events: int) -> None: ...
+
+    def put_generation(self, stream_arn: str) -> int: ...
+
+    def wait_for_records(self, stream_arn: str, since: int, seconds: float) -> None: ...
 
     def now(self) -> float: ...
 
@@ -75,6 +105,82 @@ class Segment:
     last_error: str | None = None
 
 
+def lane_of(partition_key: str, lanes: int) -> int:
+    """The lane a partition key's records go to: stable, so a key never changes lane."""
+    return zlib.crc32(partition_key.encode("utf-8")) % lanes if lanes > 1 else 0
+
+
+class Lane:
+    """One of a shard's ParallelizationFactor batch processors: one batch in flight at most."""
+
+    def __init__(self, consumer: ShardConsumer, index: int) -> None:
+        self.consumer = consumer
+        self.index = index
+        self.pending: deque[StreamRecord] = deque()
+        self.busy = False
+        self.finished = False
+        self._ready = threading.Condition()
+        self.thread = threading.Thread(
+            target=self._run,
+            daemon=True,
+            name=f"lane-{consumer.uuid[:8]}-{consumer.shard_id}-{index}",
+        )
+
+    def add(self, records: list[StreamRecord]) -> None:
+        with self._ready:
+            self.pending.extend(records)
+            self._ready.notify()
+
+    def wake(self) -> None:
+        with self._ready:
+            self._ready.notify()
+
+    @property
+    def idle(self) -> bool:
+        with self._ready:
+            return not self.pending and not self.busy
+
+    def _run(self) -> None:
+        consumer = self.consumer
+        try:
+            while not consumer.stopped.is_set() and not self.finished:
+                config = consumer.host.mapping(consumer.uuid)
+                if config is None or not config.enabled:
+                    return
+                batch = self._gather(config)
+                if batch:
+                    try:
+                        consumer.settle(config, batch)
+                    finally:
+                        with self._ready:
+                            self.busy = False
+        except Exception as err:  # the poller restarts the shard from its checkpoint
+            consumer.failed(f"lane {self.index}: {err}")
+
+    def _gather(self, config: MappingConfig) -> list[StreamRecord]:
+        """Up to BatchSize records (and 6 MB), waiting up to the batching window for more."""
+        stopped = self.consumer.stopped
+        with self._ready:
+            while not self.pending and not stopped.is_set() and not self.consumer.reader_done:
+                self._ready.wait(IDLE_POLL_SECONDS)
+            if stopped.is_set() or not self.pending:
+                # Stopped, or a closed shard read to its end with nothing left for this lane.
+                self.finished = True
+                return []
+            if config.batching_window > 0:
+                window_ends = self.consumer.host.now() + config.batching_window
+                while len(self.pending) < config.batch_size and not stopped.is_set():
+                    left = window_ends - self.consumer.host.now()
+                    if left <= 0 or self.consumer.reader_done:
+                        break
+                    self._ready.wait(min(left, IDLE_POLL_SECONDS))
+            batch = take_batch(self.pending, config.batch_size)
+            for _ in batch:
+                self.pending.popleft()
+            self.busy = bool(batch)
+            return batch
+
+
 class ShardConsumer:
     def __init__(
         self, host: ShardHost, uuid: str, shard_id: str, stream_arn: str, start: str
@@ -86,48 +192,82 @@ class ShardConsumer:
         self.region = stream_arn.split(":")[3]
         self.start = start
         self.closed_shard = False
-        self.finished = False
+        self.reader_done = False
         self.stopped = threading.Event()
         self.positioned = threading.Event()
-        self.pending: list[StreamRecord] = []
-        self._iterator: str | None = None  # positioned by _run before the first read
+        self.progress = ShardProgress()
+        config = host.mapping(uuid)
+        self.parallelization = config.parallelization_factor if config else 1
+        self.lanes = [Lane(self, index) for index in range(self.parallelization)]
+        self._iterator: str | None = None  # positioned by _read_forever before the first read
         self._last_read: str | None = None
         self.thread = threading.Thread(
-            target=self._run, daemon=True, name=f"poll-{uuid[:8]}-{shard_id}"
+            target=self._read_forever, daemon=True, name=f"poll-{uuid[:8]}-{shard_id}"
         )
 
     def begin(self) -> None:
+        for lane in self.lanes:
+            lane.thread.start()
         self.thread.start()
 
     def stop(self) -> None:
         self.stopped.set()
+        for lane in self.lanes:
+            lane.wake()
+
+    def failed(self, reason: str) -> None:
+        self.host.report(f"{self.uuid}/{self.shard_id}", f"{self.shard_id}: stopped: {reason}")
+        self.stop()
 
     @property
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return self.thread.is_alive() or any(lane.thread.is_alive() for lane in self.lanes)
 
-    def _run(self) -> None:
+    @property
+    def finished(self) -> bool:
+        """The shard is closed, read to its end, and every record read is settled."""
+        return self.reader_done and self.progress.outstanding == 0
+
+    def join(self, timeout: float) -> None:
+        for thread in [self.thread, *(lane.thread for lane in self.lanes)]:
+            if thread.is_alive():
+                thread.join(timeout=timeout)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read_forever(self) -> None:
         try:
             config = self.host.mapping(self.uuid)
-            if config is not None:
-                # LATEST means "from when the reader is positioned": do that first, at once.
-                self._iterator = self._new_iterator(config)
-                self.positioned.set()
+            if config is None:
+                return
+            # LATEST means "from when the reader is positioned": do that first, at once.
+            self._iterator = self._new_iterator(config)
+            self.positioned.set()
+            record_filter = RecordFilter.from_criteria(config.filter_criteria)
+            ahead = max(config.batch_size * READ_AHEAD_BATCHES, 100) * self.parallelization
             while not self.stopped.is_set():
                 config = self.host.mapping(self.uuid)
                 if config is None or not config.enabled:
                     return
-                batch = self._gather(config)
-                if batch:
-                    self._settle(config, batch)
-                elif self.finished:
+                room = ahead - self.progress.outstanding
+                if room <= 0:
+                    self.stopped.wait(BACKLOG_WAIT_SECONDS)
+                    continue
+                generation = self.host.put_generation(self.stream_arn)
+                records = self._read(config, min(MAX_GET_RECORDS, room))
+                if records:
+                    self._dispatch(config, record_filter, records)
+                elif self.reader_done:
+                    self._wake_lanes()
                     return
                 else:
-                    self.stopped.wait(IDLE_POLL_SECONDS)
+                    self.host.wait_for_records(self.stream_arn, generation, IDLE_POLL_SECONDS)
         except Exception as err:  # the poller restarts the shard from its checkpoint
-            self.host.report(
-                f"{self.uuid}/{self.shard_id}", f"{self.shard_id}: stopped reading: {err}"
-            )
+            self.failed(f"reading: {err}")
+
+    def _wake_lanes(self) -> None:
+        for lane in self.lanes:
+            lane.wake()
 
     def _new_iterator(self, config: MappingConfig) -> str:
         after = self._last_read or self.host.checkpoint(self.uuid, self.shard_id)
@@ -157,28 +297,36 @@ class ShardConsumer:
             self._last_read = records[-1].sequence_number
         # AWS ends a closed shard's iterators; moto never does, so a closed shard read dry ends.
         if self._iterator is None or (self.closed_shard and not records):
-            self.finished = True
+            self.reader_done = True
         return records
 
-    def _gather(self, config: MappingConfig) -> list[StreamRecord]:
-        """Read until BatchSize records or MaximumBatchingWindowInSeconds since the first."""
-        window_ends: float | None = None
-        while len(self.pending) < config.batch_size and not self.finished:
-            fresh = self._read(config, config.batch_size - len(self.pending))
-            self.pending.extend(fresh)
-            if not self.pending or config.batching_window <= 0:
-                break
-            now = self.host.now()
-            window_ends = window_ends or now + config.batching_window
-            if now >= window_ends or self.stopped.is_set():
-                break
-            if not fresh:
-                self.stopped.wait(min(IDLE_POLL_SECONDS, window_ends - now))
-        batch = take_batch(self.pending, config.batch_size)
-        del self.pending[: len(batch)]
-        return batch
+    def _dispatch(
+        self, config: MappingConfig, record_filter: RecordFilter | None, records: list[StreamRecord]
+    ) -> None:
+        self.progress.read(r.sequence_number for r in records)
+        if record_filter is None:
+            kept = records
+        else:
+            kept = [r for r in records if record_filter.matches(r)]
+        dropped = len(records) - len(kept)
+        self.host.count(self.uuid, polled=len(records), filtered_out=dropped)
+        if dropped:
+            kept_numbers = {r.sequence_number for r in kept}
+            self._settle_records([r for r in records if r.sequence_number not in kept_numbers])
+        by_lane: dict[int, list[StreamRecord]] = {}
+        for record in kept:
+            by_lane.setdefault(lane_of(record.partition_key, len(self.lanes)), []).append(record)
+        for index, lane_records in by_lane.items():
+            self.lanes[index].add(lane_records)
 
-    def _settle(self, config: MappingConfig, batch: list[StreamRecord]) -> None:
+    def _settle_records(self, records: list[StreamRecord]) -> None:
+        checkpoint = self.progress.settle(r.sequence_number for r in records)
+        if checkpoint is not None:
+            self.host.save_checkpoint(self.uuid, self.shard_id, checkpoint)
+
+    # -- settling one batch ------------------------------------------------------------------
+
+    def settle(self, config: MappingConfig, batch: list[StreamRecord]) -> None:
         segments = deque([Segment(batch)])
         while segments and not self.stopped.is_set():
             config = self.host.mapping(self.uuid) or config
@@ -196,7 +344,7 @@ class ShardConsumer:
                 self.stopped.wait(RETRY_MAX_SECONDS)
                 continue
             code, role = found
-            invocation = self._invoke(config, code, role, segment)
+            invocation = self._invoke(code, role, segment)
             verdict = judge(
                 segment.records,
                 invocation.error_type,
@@ -204,12 +352,14 @@ class ShardConsumer:
                 config.report_item_failures,
             )
             records = segment.records
+            if not verdict.succeeded:
+                self.host.count(self.uuid, failed_invoke=len(records))
             if verdict.succeeded:
                 self.host.stats.add(delivered_records=len(records))
-                self._advance(records[-1])
+                self._settle_records(records)
             elif verdict.failed_from:
                 self.host.stats.add(delivered_records=verdict.failed_from)
-                self._advance(records[verdict.failed_from - 1])
+                self._settle_records(records[: verdict.failed_from])
                 segments.appendleft(
                     Segment(records[verdict.failed_from :], segment.retries, segment.invocations)
                 )
@@ -227,15 +377,18 @@ class ShardConsumer:
                 backoff = RETRY_BASE_SECONDS * 2 ** min(segment.retries, 10)
                 self.stopped.wait(min(RETRY_MAX_SECONDS, backoff))
             else:
-                self._discard(config, segment, "RetryAttemptsExhausted")
+                self._discard(config, segment, "RetryAttemptsExhausted", role)
 
-    def _invoke(
-        self, config: MappingConfig, code: FunctionCode, role: str, segment: Segment
-    ) -> Invocation:
-        source = EventSource(self.stream_arn, self.region, role)
+    def _source(self, role: str) -> EventSource:
+        return EventSource(self.stream_arn, self.region, role)
+
+    def _invoke(self, code: FunctionCode, role: str, segment: Segment) -> Invocation:
         # Lambda's IteratorAge: how old the batch's newest record is when the function gets it.
         iterator_age_ms = (self.host.now() - segment.records[-1].arrival) * 1000
-        invocation = self.host.runner.invoke(code, kinesis_event(segment.records, source))
+        self.host.count(self.uuid, invoked=len(segment.records))
+        invocation = self.host.runner.invoke(
+            code, kinesis_event(segment.records, self._source(role))
+        )
         segment.invocations += 1
         self.host.record_invocation(code, invocation, iterator_age_ms)
         segment.last_request_id = invocation.request_id
@@ -254,29 +407,32 @@ class ShardConsumer:
         if not expired:
             return segment
         # Records arrive in order, so the expired ones are the oldest: a prefix of the segment.
-        self._discard(config, replace(segment, records=expired), "RecordAgeExceeded")
+        found = self.host.function(config.function_arn)
+        role = found[1] if found else ""
+        self._discard(config, replace(segment, records=expired), "RecordAgeExceeded", role)
         return replace(segment, records=segment.records[len(expired) :])
 
-    def _discard(self, config: MappingConfig, segment: Segment, condition: str) -> None:
+    def _discard(self, config: MappingConfig, segment: Segment, condition: str, role: str) -> None:
         records = segment.records
         self.host.log(
             f"{self.uuid} {self.shard_id}: discarding {len(records)} records "
             f"{records[0].sequence_number}..{records[-1].sequence_number}: {condition}"
         )
         self.host.stats.add(discarded_records=len(records))
+        delivered = False
         if config.on_failure_arn:
-            message = on_failure_message(
+            delivered = self.host.deliver_failure(
+                config,
+                self.shard_id,
                 records,
-                stream_arn=self.stream_arn,
-                function_arn=config.function_arn,
+                kinesis_event(records, self._source(role)),
                 condition=condition,
                 request_id=segment.last_request_id or str(uuid4()),
                 invoke_count=segment.invocations,
                 function_error=segment.last_error,
-                now=self.host.now(),
             )
-            self.host.send_on_failure(config.on_failure_arn, message)
-        self._advance(records[-1])
-
-    def _advance(self, record: StreamRecord) -> None:
-        self.host.save_checkpoint(self.uuid, self.shard_id, record.sequence_number)
+        if delivered:
+            self.host.count(self.uuid, on_failure_delivered=len(records))
+        else:
+            self.host.count(self.uuid, dropped=len(records))
+        self._settle_records(records)

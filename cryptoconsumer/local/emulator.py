@@ -6,12 +6,13 @@ drops that state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +40,6 @@ def require_moto() -> None:
         raise LocalExtraMissing(LOCAL_EXTRA_MISSING) from None
 
 
-def _disable_moto_kinesis_invocations() -> None:
-    # moto runs the mapped function in Docker on every PutRecord(s) of a mapped stream; without
-    # Docker each put logs an error, and our poller is the event source mapping anyway.
-    from moto.awslambda.models import LambdaBackend
-
-    def no_invocation(self: LambdaBackend, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    LambdaBackend.send_kinesis_message = no_invocation  # type: ignore[method-assign]
-
-
 @dataclass
 class Emulator:
     """A running moto server; `endpoint_url` is what every client and command points at."""
@@ -58,6 +48,7 @@ class Emulator:
     port: int
     _server: Any
     _thread: threading.Thread
+    _deactivate_patches: Callable[[], None]
 
     @property
     def endpoint_url(self) -> str:
@@ -71,6 +62,24 @@ class Emulator:
         self._server.server_close()
         self._thread.join(timeout=5)
         moto_api_backend.reset()
+        self._deactivate_patches()
+
+
+def _no_delay_handler() -> Any:
+    """werkzeug's request handler with Nagle's algorithm off on each connection.
+
+    werkzeug writes a response's headers and body in separate sends; with Nagle on, the body
+    waits for the client's (delayed) ACK of the headers, adding milliseconds to every request.
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    class NoDelayHandler(WSGIRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    return NoDelayHandler
 
 
 def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
@@ -84,7 +93,8 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    _disable_moto_kinesis_invocations()
+    from cryptoconsumer.local import moto_patches
+
     # moto's state is process-global: a new emulator starts empty, whatever ran before it.
     moto_api_backend.reset()
     # werkzeug logs every request at INFO on stderr; the tool prints its own progress there.
@@ -92,28 +102,63 @@ def start_emulator(host: str = "127.0.0.1", port: int = 0) -> Emulator:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         listener = socket.create_server((host.strip("[]"), port), family=family)
-    except OSError as err:
-        raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    with listener:
-        app = DomainDispatcherApplication(create_backend_app)
-        bound_port = int(listener.getsockname()[1])
-        server = make_server(host, bound_port, app, threaded=True, fd=listener.fileno())
+    except (OSError, OverflowError) as err:
+        reason = getattr(err, "strerror", None) or err
+        raise EmulatorError(f"cannot listen on {host}:{port}: {reason}") from None
+    deactivate = moto_patches.activate()
+    try:
+        with listener:
+            app = DomainDispatcherApplication(create_backend_app)
+            bound_port = int(listener.getsockname()[1])
+            server = make_server(
+                host,
+                bound_port,
+                app,
+                threaded=True,
+                fd=listener.fileno(),
+                request_handler=_no_delay_handler(),
+            )
+    except BaseException:
+        deactivate()
+        raise
     # shutdown() waits for the serving loop's next poll; 0.5 s by default is felt on every stop.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="moto-server", daemon=True
     )
     thread.start()
-    return Emulator(host=host, port=bound_port, _server=server, _thread=thread)
+    return Emulator(
+        host=host, port=bound_port, _server=server, _thread=thread, _deactivate_patches=deactivate
+    )
+
+
+_shared_loader: list[Any] = []
+_shared_loader_lock = threading.Lock()
+
+
+def _loader() -> Any:
+    """One botocore data loader for every emulator-side session: each session would otherwise
+    parse and keep its own copy of every service model it makes a client for (megabytes
+    each), while the loader caches what it has read and only ever reads files."""
+    from botocore.loaders import create_loader
+
+    with _shared_loader_lock:
+        if not _shared_loader:
+            _shared_loader.append(create_loader())
+        return _shared_loader[0]
 
 
 def fake_session(region: str) -> Any:
     """A boto3 session with fake credentials, for talking to the emulator only."""
     import boto3
+    import botocore.session
 
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader())
     return boto3.Session(
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=region,
+        botocore_session=core,
     )
 
 
@@ -147,20 +192,6 @@ def deployed_zip(function_arn: str) -> bytes | None:
     except Exception:  # moto raises its own UnknownFunctionException
         return None
     return bytes(function.code_bytes) or None
-
-
-def mapping_starting_timestamp(uuid: str) -> datetime | None:
-    """An AT_TIMESTAMP mapping's StartingPositionTimestamp, which moto's API leaves out."""
-    from moto.awslambda.models import lambda_backends
-
-    for account_backends in list(lambda_backends.values()):
-        for backend in list(account_backends.values()):
-            mapping = backend._event_source_mappings.get(uuid)
-            if mapping is not None and mapping.starting_position_timestamp is not None:
-                return datetime.fromtimestamp(
-                    float(mapping.starting_position_timestamp), tz=timezone.utc
-                )
-    return None
 
 
 def credentials_configured() -> bool:

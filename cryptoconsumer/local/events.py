@@ -7,8 +7,10 @@ message an on-failure destination receives. No I/O here, so every rule has a pla
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import islice
 from typing import Any
 
 # Lambda's synchronous invocation payload limit.
@@ -80,11 +82,11 @@ def kinesis_event(records: list[StreamRecord], source: EventSource) -> dict[str,
     }
 
 
-def take_batch(records: list[StreamRecord], batch_size: int) -> list[StreamRecord]:
+def take_batch(records: Iterable[StreamRecord], batch_size: int) -> list[StreamRecord]:
     """The longest prefix within BatchSize and the 6 MB payload; never empty if records are."""
     batch: list[StreamRecord] = []
     size = 0
-    for record in records[:batch_size]:
+    for record in islice(records, batch_size):
         size += record.event_size
         if batch and size > MAX_PAYLOAD_BYTES:
             break

@@ -24,6 +24,10 @@ class MappingConfig:
     max_record_age: int
     report_item_failures: bool
     on_failure_arn: str | None
+    source_arn: str = ""
+    parallelization_factor: int = 1
+    filter_patterns: tuple[str, ...] = ()
+    metrics_enabled: bool = False
 
     @classmethod
     def from_api(cls, mapping: dict[str, Any]) -> MappingConfig:
@@ -49,15 +53,29 @@ class MappingConfig:
             report_item_failures="ReportBatchItemFailures"
             in (mapping.get("FunctionResponseTypes") or []),
             on_failure_arn=on_failure.get("Destination") or None,
+            source_arn=mapping["EventSourceArn"],
+            parallelization_factor=max(1, int(mapping.get("ParallelizationFactor") or 1)),
+            filter_patterns=tuple(
+                str(f.get("Pattern", ""))
+                for f in (mapping.get("FilterCriteria") or {}).get("Filters") or []
+            ),
+            metrics_enabled="EventCount"
+            in ((mapping.get("MetricsConfig") or {}).get("Metrics") or []),
         )
+
+    @property
+    def filter_criteria(self) -> dict[str, Any] | None:
+        if not self.filter_patterns:
+            return None
+        return {"Filters": [{"Pattern": pattern} for pattern in self.filter_patterns]}
 
     @property
     def is_kinesis(self) -> bool:
         return self.stream_arn.split(":")[2:3] == ["kinesis"]
 
     @property
-    def needs_timestamp(self) -> bool:
-        return self.starting_position == "AT_TIMESTAMP" and self.starting_timestamp is None
+    def region(self) -> str:
+        return self.function_arn.split(":")[3]
 
     @property
     def enabled(self) -> bool:

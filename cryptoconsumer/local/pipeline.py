@@ -8,16 +8,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from cryptoconsumer.aws import AwsTarget, Clients, call
+from cryptoconsumer.aws import Clients, call
 from cryptoconsumer.errors import AwsError
+from cryptoconsumer.local import moto_patches
 from cryptoconsumer.local.emulator import (
     Emulator,
     deployed_zip,
     fake_session,
-    mapping_starting_timestamp,
     regions_with_functions,
     start_emulator,
 )
+from cryptoconsumer.local.invoke import Invoker
 from cryptoconsumer.local.poller import SCAN_SECONDS, Poller
 
 
@@ -31,9 +32,10 @@ class LocalPipeline:
         return self.emulator.endpoint_url
 
     def clients(self, region: str) -> Clients:
-        """Clients for the emulator with fake credentials: the user's own are never used."""
-        target = AwsTarget(region=region, endpoint_url=self.endpoint_url)
-        return Clients(target, session=fake_session(region))
+        """Clients for the emulator with fake credentials: the user's own are never used.
+
+        The poller's own (thread-safe) clients: one set per region in the process."""
+        return self.poller.clients(region)
 
 
 @contextlib.contextmanager
@@ -57,16 +59,23 @@ def running(
             regions=regions_with_functions,
             read_zip=deployed_zip,
             session_factory=fake_session,
-            starting_timestamp=mapping_starting_timestamp,
+            put_generation=moto_patches.put_generation,
+            wait_for_put=moto_patches.wait_for_records,
             function_log=function_log,
             log=log,
             clock=clock,
             scan_seconds=scan_seconds,
         )
+        unsubscribe = moto_patches.on_mapping_change(poller.wake)
+        stop_invoking = moto_patches.set_invoker(
+            Invoker(poller.runner, poller.function, poller.record_invocation)
+        )
         poller.start()
         try:
             yield LocalPipeline(emulator, poller)
         finally:
+            stop_invoking()
+            unsubscribe()
             poller.stop()
     finally:
         emulator.stop()

@@ -30,6 +30,10 @@ from cryptoconsumer.local.logs import LogShipper
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 # Lambda gives the init phase 10 s, apart from the function's own timeout.
 INIT_SECONDS = 10.0
+# Invoke with LogType Tail answers the last 4 KB of the invocation's log.
+LOG_TAIL_BYTES = 4096
+# How long an answer waits for the rest of its log lines (they come on another pipe).
+LOG_SETTLE_SECONDS = 1.0
 # Variables a Python process needs to start at all; nothing else leaks from the host (an
 # AWS_PROFILE there would send the function's boto3 to a profile that may not exist).
 HOST_VARIABLES = ("PATH", "SYSTEMROOT", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "HOME")
@@ -62,6 +66,18 @@ class Invocation:
     error_type: str | None = None
     error_message: str = ""
     seconds: float = 0.0
+    stack_trace: tuple[str, ...] = ()
+    log_tail: str = ""
+
+    @property
+    def error_payload(self) -> dict[str, Any]:
+        """What Lambda answers for a function error, as the invocation's payload."""
+        return {
+            "errorMessage": self.error_message,
+            "errorType": self.error_type,
+            "requestId": self.request_id,
+            "stackTrace": list(self.stack_trace),
+        }
 
     @property
     def failed(self) -> bool:
@@ -127,16 +143,18 @@ class Worker:
             [sys.executable, "-u", str(WORKER_SCRIPT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE if shipper else log,
+            stderr=subprocess.PIPE,
             env=function_environment(code, endpoint_url, self.task_root, self.log_stream),
             cwd=self.task_root,
             text=True,
             encoding="utf-8",
         )
         self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._output: dict[str, list[str]] = {}
+        self._output_done: dict[str, threading.Event] = {}
+        self._output_lock = threading.Lock()
         threading.Thread(target=self._read_answers, daemon=True, name="worker-reader").start()
-        if shipper:
-            threading.Thread(target=self._read_output, daemon=True, name="worker-output").start()
+        threading.Thread(target=self._read_output, daemon=True, name="worker-output").start()
         try:
             ready = self._next_answer(INIT_SECONDS, "Runtime.InitTimeout")
         except WorkerGone:
@@ -154,15 +172,36 @@ class Worker:
         self._answers.put(None)
 
     def _read_output(self) -> None:
-        """What the function prints: to the local log as before, and to CloudWatch Logs."""
-        assert self.process.stderr is not None and self.shipper is not None
+        """What the function prints: to the local log, to CloudWatch Logs, and to the current
+        invocation's log tail (from its START line to its REPORT line)."""
+        assert self.process.stderr is not None
         target = self.log or sys.stderr
         group = f"/aws/lambda/{self.code.name}"
+        current: str | None = None
         for line in self.process.stderr:
+            if line.startswith("START RequestId: "):
+                current = line.split()[2]
+            with self._output_lock:
+                if current in self._output:
+                    self._output[current].append(line)
             with contextlib.suppress(OSError, ValueError):
                 target.write(line)
                 target.flush()
-            self.shipper.write(self.code.region, group, self.log_stream, line)
+            if self.shipper is not None:
+                self.shipper.write(self.code.region, group, self.log_stream, line)
+            if current and line.startswith(f"REPORT RequestId: {current}"):
+                with self._output_lock:
+                    done = self._output_done.get(current)
+                if done is not None:
+                    done.set()
+                current = None
+
+    def _log_tail(self, request_id: str, done: threading.Event) -> str:
+        done.wait(LOG_SETTLE_SECONDS)
+        with self._output_lock:
+            lines = self._output.pop(request_id, [])
+            self._output_done.pop(request_id, None)
+        return "".join(lines).encode("utf-8")[-LOG_TAIL_BYTES:].decode("utf-8", "ignore")
 
     def _next_answer(self, seconds: float, timeout_type: str) -> dict[str, Any]:
         try:
@@ -174,7 +213,7 @@ class Worker:
             raise WorkerGone("Runtime.ExitError", f"Runtime exited with error: exit status {code}")
         return message
 
-    def invoke(self, event: dict[str, Any], request_id: str) -> Invocation:
+    def invoke(self, event: dict[str, Any], request_id: str, want_tail: bool = False) -> Invocation:
         assert self.process.stdin is not None
         started = time.monotonic()
         request = {
@@ -182,7 +221,13 @@ class Worker:
             "request_id": request_id,
             "function_arn": self.code.arn,
             "timeout_ms": self.code.timeout * 1000,
+            "memory_mb": self.code.memory,
         }
+        done = threading.Event()
+        if want_tail:
+            with self._output_lock:
+                self._output[request_id] = []
+                self._output_done[request_id] = done
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -190,13 +235,18 @@ class Worker:
             raise WorkerGone("Runtime.ExitError", "Runtime exited before the invocation") from None
         message = self._next_answer(float(self.code.timeout), "Sandbox.Timedout")
         seconds = time.monotonic() - started
+        tail = self._log_tail(request_id, done) if want_tail else ""
         if message.get("ok"):
-            return Invocation(request_id, payload=message.get("result"), seconds=seconds)
+            return Invocation(
+                request_id, payload=message.get("result"), seconds=seconds, log_tail=tail
+            )
         return Invocation(
             request_id,
             error_type=str(message.get("errorType") or "Unhandled"),
             error_message=str(message.get("errorMessage") or ""),
             seconds=seconds,
+            stack_trace=tuple(str(line) for line in message.get("stackTrace") or ()),
+            log_tail=tail,
         )
 
     def stop(self) -> None:
@@ -245,14 +295,18 @@ class Runner:
             self._live.discard(worker)
         worker.stop()
 
-    def invoke(self, code: FunctionCode, event: dict[str, Any]) -> Invocation:
-        """Run the handler once; a timeout, crash or failed init is a function error."""
+    def invoke(
+        self, code: FunctionCode, event: dict[str, Any], *, log_tail: bool = False
+    ) -> Invocation:
+        """Run the handler once; a timeout, crash or failed init is a function error.
+
+        With `log_tail`, the answer carries the last 4 KB of the invocation's log."""
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         worker: Worker | None = None
         try:
             worker = self._checkout(code)
-            result = worker.invoke(event, request_id)
+            result = worker.invoke(event, request_id, log_tail)
         except WorkerGone as gone:
             if worker is not None:
                 self._retire(worker)

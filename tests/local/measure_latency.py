@@ -40,7 +40,11 @@ def main() -> None:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("probe.py", HANDLER)
     pause = threading.Event()
-    with running() as pipeline:
+    # What the probe prints (and Lambda's START/END/REPORT lines) go to a file, not the terminal.
+    with (
+        (out.parent / "function.log").open("w") as function_log,
+        running(function_log=function_log) as pipeline,
+    ):
         clients = pipeline.clients("us-east-1")
         clients.kinesis.create_stream(StreamName="latency", ShardCount=1)
         arn = clients.kinesis.describe_stream_summary(StreamName="latency")[
@@ -63,8 +67,9 @@ def main() -> None:
         put_at: dict[str, float] = {}
         for index in range(args.records):
             key = f"r{index}"
-            clients.kinesis.put_record(StreamARN=arn, Data=b"{}", PartitionKey=key)
+            # From the moment PutRecord is called: the put's own round trip counts too.
             put_at[key] = time.time()
+            clients.kinesis.put_record(StreamARN=arn, Data=b"{}", PartitionKey=key)
             pause.wait(args.gap)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

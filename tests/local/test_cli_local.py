@@ -79,11 +79,71 @@ def test_demo_exits_3_when_the_counts_do_not_match(monkeypatch: pytest.MonkeyPat
     assert "not correct" in result.stderr
 
 
-def test_demo_refuses_a_bad_count() -> None:
-    result = invoke("demo", "--records", "0")
+BAD_LOCAL_ARGUMENTS = [
+    ["demo", "--records", "0"],
+    ["demo", "--records", "-1"],
+    ["demo", "--records", "100000000"],
+    ["demo", "--bad-records", "-1"],
+    ["demo", "--bad-records", "100000000"],
+    ["demo", "--timeout", "nan"],
+    ["demo", "--timeout", "inf"],
+    ["demo", "--timeout", "0"],
+    ["demo", "--timeout", "-1"],
+    ["local", "start", "--port", "99999"],
+    ["local", "start", "--port", "-1"],
+    ["local", "start", "--port", "65536"],
+    ["local", "start", "--host", ""],
+    ["local", "start", "--host", "0.0.0.0"],
+    ["local", "start", "--host", "::"],
+    ["local", "start", "--host", "\x1b]0;owned\x07"],
+    ["local", "start", "--shards", "0", "--create-stream", "s"],
+    ["local", "start", "--shards", "501", "--create-stream", "s"],
+    ["local", "start", "--create-stream", ""],
+    ["local", "start", "--create-stream", "bad name"],
+    ["local", "start", "--create-stream", "s", "--region", "us-east-1\n"],
+]
 
-    assert result.exit_code == 2
-    assert result.stderr.strip() == "error: --records must be at least 1"
+
+@pytest.mark.parametrize("arguments", BAD_LOCAL_ARGUMENTS, ids=" ".join)
+def test_bad_values_end_in_one_line_before_anything_starts(
+    arguments: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptoconsumer.local import pipeline
+
+    def must_not_start(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the emulator was started for bad input")
+
+    monkeypatch.setattr(pipeline, "running", must_not_start)
+
+    result = invoke(*arguments)
+
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: --")
+    assert "Traceback" not in result.output
+
+
+def test_allow_remote_warns_what_it_means(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptoconsumer.local import pipeline
+    from cryptoconsumer.local.emulator import EmulatorError
+
+    asked: list[str] = []
+
+    def stop_here(host: str, port: int, **kwargs: Any) -> None:
+        asked.append(host)
+        raise EmulatorError("stopped by the test before binding")
+
+    monkeypatch.setattr(pipeline, "running", stop_here)
+
+    result = invoke("local", "start", "--host", "0.0.0.0", "--allow-remote", "--port", "4566")
+
+    assert asked == ["0.0.0.0"]
+    warning, error = result.stderr.strip().splitlines()
+    assert warning.startswith("warning: --allow-remote: the emulator listens on 0.0.0.0")
+    assert "no authentication" in warning
+    assert "anyone who can reach port 4566" in warning
+    assert "run code on this machine as the current user" in warning
+    assert error == "error: stopped by the test before binding"
 
 
 @pytest.mark.parametrize("command", [["local", "start"], ["demo"]])
