@@ -19,6 +19,7 @@ from cryptoconsumer.cli.options import (
     RegionOpt,
     StreamArnOpt,
 )
+from cryptoconsumer.cli.sources import sourced
 from cryptoconsumer.cli.terminal import TerminalReporter, err, guarded, out, print_json
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def _usage(pipeline: LocalPipeline, stream_arn: str | None) -> str:
 
 @local_app.command("start")
 @guarded
+@sourced
 def local_start(
     host: Annotated[
         str, typer.Option("--host", help="Loopback address to listen on (see --allow-remote).")
@@ -139,6 +141,7 @@ def local_start(
 
 
 @guarded
+@sourced
 def produce(
     stream_arn: StreamArnOpt = None,
     count: Annotated[
@@ -228,6 +231,7 @@ def _keep_instructions(result: DemoResult, endpoint: str) -> str:
 
 
 @guarded
+@sourced
 def demo(
     records: Annotated[int, typer.Option("--records", help="Valid ticks to produce.")] = 300,
     bad_records: Annotated[

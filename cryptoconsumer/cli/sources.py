@@ -14,6 +14,7 @@ import difflib
 import functools
 import inspect
 import os
+import typing
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -233,7 +234,12 @@ def resolve(
 def sourced(command: F) -> F:
     """Give a command the stack file (--config/--env) and its values' origins."""
     signature = inspect.signature(command)
-    own = list(signature.parameters.values())
+    # A module with `from __future__ import annotations` gives strings; resolve them here, in
+    # the command's own module, since Typer will read them from this wrapper's.
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+    ]
     # with_options hides **options from the signature Typer reads; the code still takes it.
     takes_origins = bool(command.__code__.co_flags & inspect.CO_VARKEYWORDS)
     shown = [p for p in own if p.kind is not p.VAR_KEYWORD]
