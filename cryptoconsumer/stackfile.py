@@ -160,7 +160,11 @@ def find(explicit: str | None, cwd: Path | None = None) -> Path | None:
     """--config / CRYPTOCONSUMER_CONFIG when given (it must exist), else ./cryptoconsumer.toml."""
     if explicit is not None:
         path = Path(explicit)
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as err:  # a name too long for the file system, say
+            raise InputError(f"--config: cannot use that path ({err.strerror})") from None
+        if not found:
             raise InputError(f"--config {explicit!r}: no such file")
         return path
     candidate = (cwd or Path.cwd()) / FILE_NAME

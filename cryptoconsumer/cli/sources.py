@@ -15,6 +15,7 @@ import functools
 import inspect
 import os
 import typing
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -90,7 +91,23 @@ def _is_empty(value: Any) -> bool:
     return False
 
 
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def has_control(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
 def _refuse_empty(param: Any, value: Any, origin: str, where: str = "") -> None:
+    """No option takes an empty value, or a control character (a newline, an escape)."""
+    if any(has_control(text) for text in _texts(value)):
+        prefix = f"{where}: " if where else ""
+        raise InputError(f"{prefix}{flag(param)} holds a control character: {value!r}")
     if not _is_empty(value):
         return
     if origin == ENVIRONMENT:

@@ -10,7 +10,7 @@ import typer
 from cryptoconsumer.cli import plan_text, render
 from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.options import COMMON, DESIRED, NAMES, Output, duration, with_options
-from cryptoconsumer.cli.sources import ORIGINS, sourced
+from cryptoconsumer.cli.sources import ORIGINS, has_control, sourced
 from cryptoconsumer.cli.terminal import (
     EXIT_CHANGES,
     DetailedExitCodeCommand,
@@ -335,6 +335,10 @@ def init(
     from cryptoconsumer import stackfile
     from cryptoconsumer.config import StackOptions, check_fields, parse_stream_arn
 
+    if has_control(stream_arn) or has_control(stack):
+        from cryptoconsumer.errors import InputError
+
+        raise InputError("init: --stream-arn and --stack take no control characters")
     check_fields(StackOptions(stack=stack, stream_arn=stream_arn))
     stream = parse_stream_arn(stream_arn)
     check_new_file(output_path, "--output-file")
@@ -348,12 +352,18 @@ def _check_writable(path: Path, option: str) -> None:
 
     from cryptoconsumer.errors import InputError
 
-    if not str(path).strip() or str(path) in (".", ".."):
-        raise InputError(f"{option} is empty: give a file name")
-    if path.is_dir():
-        raise InputError(f"{option} {str(path)!r} is a folder: give a file name")
-    if not path.parent.is_dir():
-        raise InputError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    if not str(path).strip() or str(path) in (".", "..") or has_control(str(path)):
+        raise InputError(f"{option} {str(path)!r}: give a file name (no control characters)")
+    try:
+        if path.is_dir():
+            raise InputError(f"{option} {str(path)!r} is a folder: give a file name")
+        if not path.parent.is_dir():
+            raise InputError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+        too_long = len(os.fsencode(path.name)) > os.pathconf(path.parent, "PC_NAME_MAX")
+    except OSError as error:
+        raise InputError(f"{option}: cannot use that path ({error.strerror})") from None
+    if too_long:
+        raise InputError(f"{option}: the file name is longer than this file system allows")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputError(f"{option} {str(path)!r} cannot be written (permission denied)")
 
@@ -362,9 +372,9 @@ def check_new_file(path: Path, option: str) -> None:
     """A file this command may create: not there yet, in a folder that exists."""
     from cryptoconsumer.errors import InputError
 
+    _check_writable(path, option)
     if path.exists():
         raise InputError(f"{option} {str(path)!r} already exists; refusing to overwrite it")
-    _check_writable(path, option)
 
 
 def register(app: typer.Typer) -> None:

@@ -76,7 +76,67 @@ BAD_UP_INPUT = [
         "*FullAccess policies defeat least privilege",
     ),
     (["--managed-policy", "AmazonDynamoDBReadOnlyAccess"], "is not an IAM policy ARN"),
+    # Found by hand (issue 8): each was a traceback, a 30 s retry, or silently wrong.
+    (
+        [
+            "--starting-position",
+            "AT_TIMESTAMP",
+            "--starting-timestamp",
+            "9999-12-31T23:59:59-01:00",
+        ],
+        "out of range in UTC",
+    ),
+    (["--runtime", "python3.99"], "not a Python runtime Lambda lists"),
+    (["--region", "us-east-1\n"], "holds a control character"),
+    (["--region", "us-east-1/../x"], "is not an AWS region name"),
+    (["--region", "<b>eu-west-1</b>"], "is not an AWS region name"),
+    (
+        ["--stream-arn", "arn:aws-cn:kinesis:us-east-1:123456789012:stream/ticks"],
+        "partition aws-cn does not match region us-east-1",
+    ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["status", "--region", "xx-fake-9"], "is not a region AWS has"),
+        (["status", "--endpoint-url", "not a url"], "is not a usable endpoint URL"),
+        (["status", "--endpoint-url", "ftp://127.0.0.1:21"], "must start with http"),
+        (["status", "--endpoint-url", "http://"], "has no host"),
+        (["status", "--endpoint-url", "http://127.0.0.1:99999"], "is not a usable endpoint URL"),
+        (["status", "--window", "1" * 5000], "is not a duration"),
+        (["status", "--window", "\uff11\uff15m"], "is not a duration"),
+        (["history", "--ticker", "BTCUSD", "--since", "9" * 5000], "is not a duration"),
+        (["latest", "--ticker", "\u00df"], "is not a ticker"),
+        (["package", "-o", "/missing/dir/x.zip"], "does not exist"),
+        (["package", "-o", "."], "give a file name"),
+        (["dlq", "redrive", "--export", "/missing/dir/x.jsonl"], "does not exist"),
+    ],
+    ids=lambda v: str(v)[:50],
+)
+def test_issue_8_inputs_are_refused_before_any_call(run, moto, api_calls, args, fragment):
+    endpoint = (
+        [] if "--endpoint-url" in args or args[0] == "package" else ["--endpoint-url", moto.url]
+    )
+    _assert_refused(run(*args, *endpoint, endpoint=False), fragment, moto, api_calls)
+
+
+def test_an_empty_variable_is_an_error_not_the_default(run, moto, api_calls, monkeypatch):
+    """`CRYPTOCONSUMER_STACK= cryptoconsumer destroy --yes --delete-table` once deleted `crypto`."""
+    monkeypatch.setenv("CRYPTOCONSUMER_STACK", "")
+    result = run("destroy", "--yes", "--delete-table")
+    _assert_refused(result, "CRYPTOCONSUMER_STACK is set but empty", moto, api_calls)
+    monkeypatch.delenv("CRYPTOCONSUMER_STACK")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    _assert_refused(
+        run("status", endpoint=False), "AWS_ENDPOINT_URL is set but empty", moto, api_calls
+    )
+
+
+def test_destroy_without_yes_and_without_a_terminal_refuses_before_reading(run, moto, api_calls):
+    result = run("destroy")
+    _assert_refused(result, "destroy needs --yes", moto, api_calls)
 
 
 # Rules between options that the stack's recorded settings may complete (capacity for a
