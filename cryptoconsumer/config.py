@@ -8,6 +8,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cryptoconsumer.errors import InputError
+from cryptoconsumer.origins import (  # noqa: F401 - the origins are part of this API
+    COMMAND_LINE,
+    DEFAULT,
+    ENVIRONMENT,
+    GIVEN,
+    RECORDED,
+    STACK_FILE,
+)
 
 DEFAULT_STACK = "crypto"
 MANAGED_BY = ("managed-by", "cryptoconsumer")
@@ -188,14 +196,6 @@ DEFAULTS: dict[str, Any] = {
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
 # The stack's name and region say where the record is, so they are not part of it.
 RECORDED_FIELDS: tuple[str, ...] = tuple(f for f in OPTION_FIELDS if f not in ("stack", "region"))
-
-# Where a value came from, in precedence order.
-COMMAND_LINE = "command line"
-ENVIRONMENT = "environment"
-STACK_FILE = "stack file"
-RECORDED = "recorded"
-DEFAULT = "default"
-GIVEN = "given"  # built in code (tests, the demo): no finer origin
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def run(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Resu
     from cryptoconsumer.cli import app, terminal
 
     # A wide fixed width: rich reads COLUMNS once at import when it is set, so pin it here.
-    for console in (terminal.out, terminal.err):
+    for console in (terminal.out.real, terminal.err.real):
         monkeypatch.setattr(console, "_width", 250)
     monkeypatch.setenv("NO_COLOR", "1")
     runner = CliRunner()

@@ -45,7 +45,7 @@ def watch(
                 except AwsError as error:
                     print_json_line({"error": str(error)})
                 sleep(interval)
-        with Live(console=out, auto_refresh=False, redirect_stderr=False) as live:
+        with Live(console=out.real, auto_refresh=False, redirect_stderr=False) as live:
             while True:
                 try:
                     last = read()

@@ -177,7 +177,7 @@ def produce(
     request.validate()
     clients = Clients(AwsTarget(target_region(stream_arn, region), profile, endpoint_url))
     columns = (TextColumn("producing"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.real, transient=True) as progress:
         task = progress.add_task("produce", total=None)
         result = produce_ticks(
             clients,
@@ -290,7 +290,7 @@ def _processing_bar(total: int) -> Iterator[Callable[[int], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     columns = (TextColumn("processed"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=err.real, transient=True) as bar:
         task = bar.add_task("processed", total=total)
         yield lambda processed: bar.update(task, completed=processed)
 

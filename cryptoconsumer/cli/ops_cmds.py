@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 
-from cryptoconsumer.cli import ops_render
 from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.options import COMMON, NAMES, Output, duration, with_options
 from cryptoconsumer.cli.sources import sourced
@@ -48,6 +47,7 @@ def check(
 ) -> None:
     """End-to-end canary: one CANARYTEST tick onto the mapped stream, timed until it is in the
     table, then deleted. Exit 0 arrived; 3 not in time (with what `status` knows)."""
+    from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import canary
     from cryptoconsumer.ops.health import read_health
 
@@ -98,6 +98,7 @@ def logs(
 ) -> None:
     """The function's CloudWatch Logs, time-stamped (UTC); batch summaries shown readably.
     JSON: a list of events, or with --follow one event per line (JSON lines)."""
+    from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import logs as function_logs
     from cryptoconsumer.ops.durations import describe
 
@@ -138,6 +139,7 @@ TickerOpt = Annotated[
 @with_options(NAMES, COMMON)
 def latest(ticker: TickerOpt = None, **options: Any) -> None:
     """The newest item of each ticker in the table."""
+    from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import prices
 
     tickers = tuple(dict.fromkeys(prices.check_ticker(t) for t in ticker or prices.DEFAULT_TICKERS))
@@ -169,6 +171,7 @@ def history(
     **options: Any,
 ) -> None:
     """One ticker's rows over a window, with a sparkline of the rate (JSON: the rows)."""
+    from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import prices, sparkline
 
     name = prices.check_ticker(ticker)
@@ -217,6 +220,7 @@ def dlq_list(
 ) -> None:
     """What the dead-letter queue holds, without consuming it (VisibilityTimeout=0; each look
     still counts as a receive)."""
+    from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import dlq
 
     config, clients, as_json = _setup(options)
@@ -257,6 +261,7 @@ def dlq_redrive(
 ) -> None:
     """Replay failed batches from the stream through the function; delete each message only
     after the function took every record. Bad records are never re-sent. Exit 3 if any failed."""
+    from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import redrive
 
     if export is not None:

@@ -21,8 +21,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cryptoconsumer.config import COMMAND_LINE, DEFAULT, ENVIRONMENT, STACK_FILE
 from cryptoconsumer.errors import InputError
+from cryptoconsumer.origins import COMMAND_LINE, DEFAULT, ENVIRONMENT, STACK_FILE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

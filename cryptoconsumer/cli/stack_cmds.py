@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from cryptoconsumer.cli import plan_text, render
 from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.cli.options import COMMON, DESIRED, NAMES, Output, duration, with_options
 from cryptoconsumer.cli.sources import ORIGINS, has_control, sourced
@@ -86,6 +85,8 @@ def _clients(target: Any) -> Any:
 
 
 def _show_plan(plan: Any, output: Output, dry_run: bool, outputs: Any = None) -> None:
+    from cryptoconsumer.cli import plan_text, render
+
     if output is Output.json:
         print_json(render.plan_document(plan, dry_run, outputs))
         return
@@ -204,6 +205,7 @@ def status(
     **options: Any,
 ) -> None:
     """What exists, its state, drift and health. Exit 0 deployed, healthy, no drift; 3 otherwise."""
+    from cryptoconsumer.cli import render
     from cryptoconsumer.ops.health import Thresholds, read_health
 
     thresholds = Thresholds(window_seconds=window, max_iterator_age_seconds=max_iterator_age)
@@ -244,6 +246,7 @@ def destroy(
 ) -> None:
     """Remove what `up` made. The table and its data stay unless --delete-table."""
     from cryptoconsumer import stack
+    from cryptoconsumer.cli import plan_text
     from cryptoconsumer.errors import InputError
 
     output: Output = options["output"]

@@ -1,9 +1,6 @@
-"""The terminal: one stdout console for results, one stderr console for progress and errors.
-
-Markup is off on both: AWS names and messages must never be read as rich markup. Both are a
-`GuardedConsole`: whatever a renderer hands them, no control character of the content reaches
-the terminal (see `inert`), and styling is emitted only on a terminal without NO_COLOR.
-"""
+"""The terminal: one stdout console for results, one stderr console for progress and errors
+(both `GuardedConsole`s from cli/console.py, made on first use), the error guard, JSON output,
+and progress."""
 
 from __future__ import annotations
 
@@ -13,15 +10,13 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.segment import Segment
 from typer.core import TyperCommand
 
-from cryptoconsumer.cli.inert import guard, inert
+from cryptoconsumer.cli.inert import inert
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,41 +30,31 @@ DETAILED_ENV = "CRYPTOCONSUMER_DETAILED_EXITCODE"
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 
 
-class GuardedConsole(Console):
-    """A rich Console whose output can carry no escape sequence of its content.
+class LazyConsole:
+    """Stands for a `GuardedConsole` (cli/console.py), made on first use; `real` is that
+    console, for rich objects that need one (Live, Progress)."""
 
-    Every renderable ends as segments; this is the one place they become the written string,
-    so guarding here cannot be forgotten by a renderer. Segments rich marks as control (the
-    spinner's cursor movements) are its own and stay. Renderers still pass outside text
-    through `inert` first: only they can tell a value's newline from the layout's.
-    """
+    def __init__(self, stderr: bool) -> None:
+        object.__setattr__(self, "_stderr", stderr)
+        object.__setattr__(self, "_console", None)
 
-    def colour(self) -> bool:
-        """Styles only on a terminal, and never with NO_COLOR (no-color.org): read per write,
-        so the environment of the moment decides. Without styles nothing is lost: every
-        symbol and word is in the text itself."""
-        return (
-            self.is_terminal
-            and not self.is_dumb_terminal
-            and not os.environ.get("NO_COLOR")
-            and self.color_system is not None
-        )
+    @property
+    def real(self) -> Any:
+        if self._console is None:
+            from cryptoconsumer.cli.console import make
 
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        styled = self.colour()
-        safe = [
-            segment
-            if segment.control
-            else Segment(guard(segment.text), segment.style if styled else None)
-            for segment in buffer
-        ]
-        return super()._render_buffer(safe)
+            object.__setattr__(self, "_console", make(self._stderr))
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.real, name, value)
 
 
-# No wrapping by rich: a result or progress line stays one line (the terminal folds it on
-# screen), so logs, scripts and copy-paste get whole lines; renderers wrap where they choose.
-out = GuardedConsole(markup=False, highlight=False, soft_wrap=True)
-err = GuardedConsole(stderr=True, markup=False, highlight=False, soft_wrap=True)
+out = LazyConsole(stderr=False)
+err = LazyConsole(stderr=True)
 
 
 def print_json(document: Any) -> None:

@@ -227,7 +227,7 @@ def test_a_long_message_stays_on_one_line(run, moto, api_calls, monkeypatch):
     """Scripts read the one error line; rich must not wrap it at the terminal width."""
     from cryptoconsumer.cli import terminal
 
-    monkeypatch.setattr(terminal.err, "_width", 40)
+    monkeypatch.setattr(terminal.err.real, "_width", 40)
     long_arn = "arn:aws:kinesis:us-east-1:123456789012:streams/" + "x" * 100
     _assert_refused(run("up", "--stream-arn", long_arn), "malformed stream ARN", moto, api_calls)
 

@@ -106,7 +106,7 @@ BAD_FILES = [
     ("[default]\nbatch-size = 0\n", ":2: [default] batch-size", "--batch-size 0 is out of range"),
     ('[default]\nbatch-size = "many"\n', ":2: [default] batch-size", "valid integer"),
     ('[default]\nstack = ""\n', ":2: [default] stack", "is empty"),
-    ('[default]\n\n\nregion = "eu-west-1\\n"\n', ":4: [default] region", "not an AWS region"),
+    ('[default]\n\n\nregion = "eu-west-1\\n"\n', ":4: [default] region", "control character"),
     ('[default.status]\nwindow = "1x"\n', ":2: [default.status] window", "not a duration"),
     (
         "[default.logs]\nbatch-size = 2\n",

@@ -316,7 +316,7 @@ def columns(monkeypatch: pytest.MonkeyPatch):
     from cryptoconsumer.cli import terminal
 
     def set_width(width: int) -> None:
-        for console in (terminal.out, terminal.err):
+        for console in (terminal.out.real, terminal.err.real):
             monkeypatch.setattr(console, "_width", width)
 
     return set_width
@@ -416,7 +416,7 @@ def test_the_destroy_prompt_shows_the_diff(run, stream_arn, monkeypatch, columns
 def _console(monkeypatch: pytest.MonkeyPatch, no_color: bool, terminal: bool):
     import io
 
-    from cryptoconsumer.cli.terminal import GuardedConsole
+    from cryptoconsumer.cli.console import GuardedConsole
 
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")

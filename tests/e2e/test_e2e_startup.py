@@ -16,7 +16,7 @@ def test_importing_the_cli_does_not_import_boto3():
     assert done.stdout.strip() == "False"
 
 
-def test_help_does_not_import_boto3_or_botocore():
+def test_help_imports_neither_boto3_nor_rich_consoles_nor_the_config():
     code = (
         "import sys\n"
         "sys.argv = ['cryptoconsumer', '--help']\n"
@@ -25,7 +25,8 @@ def test_help_does_not_import_boto3_or_botocore():
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(sorted(m for m in ('boto3', 'botocore', 'moto') if m in sys.modules))\n"
+        "heavy = ('boto3', 'botocore', 'moto', 'rich.console', 'cryptoconsumer.config')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

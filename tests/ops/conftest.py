@@ -111,7 +111,7 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """
     from cryptoconsumer.cli import app, terminal
 
-    monkeypatch.setattr(terminal.out, "_width", 200)
+    monkeypatch.setattr(terminal.out.real, "_width", 200)
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> Result:
