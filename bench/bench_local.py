@@ -56,7 +56,11 @@ SAMPLE_SECONDS = 0.1
 def _children(pid: int) -> list[int]:
     found = []
     task_dir = Path(f"/proc/{pid}/task")
-    for task in task_dir.glob("*") if task_dir.exists() else []:
+    try:
+        tasks = list(task_dir.glob("*"))
+    except OSError:  # the process ended meanwhile
+        tasks = []
+    for task in tasks:
         try:
             found += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
