@@ -78,9 +78,10 @@ def _usage(pipeline: LocalPipeline, stream_arn: str | None) -> str:
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
         f"  export AWS_DEFAULT_REGION={LOCAL_REGION}\n"
         f"{create}"
-        f"  cryptoconsumer up --stream-arn {stream} --starting-position TRIM_HORIZON\n"
-        f"  cryptoconsumer produce --stream-arn {stream} --count 100\n"
-        f"  cryptoconsumer status --stream-arn {stream}\n"
+        f"  cryptoconsumer init --stream-arn {stream}\n"
+        "  cryptoconsumer up --starting-position TRIM_HORIZON\n"
+        "  cryptoconsumer produce --count 100\n"
+        "  cryptoconsumer status\n"
         "  cryptoconsumer destroy --delete-table --yes\n"
     )
 
@@ -222,8 +223,7 @@ def _keep_instructions(result: DemoResult, endpoint: str) -> str:
         f"  export AWS_ENDPOINT_URL={endpoint}\n"
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
         f"  export AWS_DEFAULT_REGION={LOCAL_REGION}\n"
-        f"  cryptoconsumer status --stack demo --stream-arn {result.stream_arn} "
-        "--starting-position TRIM_HORIZON\n"
+        "  cryptoconsumer status --stack demo\n"
         f"  cryptoconsumer produce --stream-arn {result.stream_arn} --count 50\n"
         "  cryptoconsumer dlq list --stack demo\n"
         "  cryptoconsumer destroy --stack demo --delete-table --yes\n"
