@@ -268,6 +268,7 @@ def plan_up(
     if config.stream is None:
         raise InputError("--stream-arn is required (or set CRYPTOCONSUMER_STREAM_ARN)")
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
+    role.check_managed_policies(ctx, config.role.managed_policy_arns)
     observed = read(ctx, with_stream=True)
     _check_stream(observed)
     check_ownership(config, observed)

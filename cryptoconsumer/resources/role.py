@@ -8,6 +8,7 @@ from typing import Any
 
 from cryptoconsumer.aws import translated
 from cryptoconsumer.config import RoleSpec
+from cryptoconsumer.errors import InputError
 from cryptoconsumer.resources.base import Change, Context, owned, tag_dict, tag_list
 
 POLICY_NAME = "cryptoconsumer-least-privilege"
@@ -128,6 +129,95 @@ def normalised(document: dict[str, Any] | str) -> str:
         statement.pop("Sid", None)
         statements.append(json.dumps(statement, sort_keys=True))
     return json.dumps(sorted(statements))
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _every_resource(pattern: str) -> bool:
+    """ "*", or an ARN pattern whose resource part is only wildcards ("arn:aws:s3:::*",
+    "arn:aws:iam::123456789012:*", "arn:*"): every resource, or every one of a service."""
+    parts = pattern.split(":", 5)
+    resource = parts[5] if len(parts) == 6 else parts[-1]
+    return "*" in resource and set(resource) <= {"*", "?", "/"}
+
+
+def _every_action(pattern: str) -> str | None:
+    """What the pattern grants when it is every action, or every action of a service."""
+    if set(pattern) <= {"*", "?"} and "*" in pattern:
+        return f"every action ({pattern!r})"
+    service, _, name = pattern.partition(":")
+    if "*" in service or "?" in service:
+        return f"actions of every service ({pattern!r})"
+    if "*" in name and set(name) <= {"*", "?"}:
+        return f"every {service} action ({pattern!r})"
+    return None
+
+
+def too_broad(document: dict[str, Any]) -> str | None:
+    """The first Allow statement that grants every action, or every action of a service, on
+    every resource; None when there is none. Conditions do not narrow it (a condition on the
+    region or the time is still all of a service). Patterns that name a part of one service
+    ("s3:Get*", "s3:*Object*") are not "every action": AWS's read-only policies are made of
+    them."""
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    for index, statement in enumerate(statements):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        label = f"Statement[{index}]"
+        if statement.get("Sid"):
+            label = f"statement {statement['Sid']!r} ({label})"
+        if "NotResource" in statement:
+            excluded = _as_list(statement["NotResource"])
+            if "*" in excluded:
+                continue  # every resource but every resource: nothing
+            resources = f"every resource but {', '.join(excluded)} (NotResource)"
+        else:
+            broad = [r for r in _as_list(statement.get("Resource")) if _every_resource(r)]
+            if not broad:
+                continue
+            resources = f"every resource ({broad[0]!r})"
+        if "NotAction" in statement:
+            excluded = _as_list(statement["NotAction"])
+            if "*" not in excluded:
+                return f"{label} allows every action but {', '.join(excluded)} (NotAction) " + (
+                    f"on {resources}"
+                )
+            continue
+        for action in _as_list(statement.get("Action")):
+            granted = _every_action(action)
+            if granted:
+                return f"{label} allows {granted} on {resources}"
+    return None
+
+
+def check_managed_policies(ctx: Context, arns: tuple[str, ...]) -> None:
+    """Refuse, before anything changes, a managed policy that grants every action (or every
+    action of a service) on every resource. Its default version is what the role would get."""
+    client = ctx.clients.iam
+    for arn in arns:
+        with translated(f"reading managed policy {arn} to check what it grants"):
+            try:
+                version = client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            except client.exceptions.NoSuchEntityException:
+                raise InputError(f"--managed-policy {arn} does not exist") from None
+            # botocore URL-decodes and parses the document IAM sends.
+            document = client.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+                "Document"
+            ]
+        if isinstance(document, str):
+            document = json.loads(document)
+        offending = too_broad(document)
+        if offending:
+            raise InputError(
+                f"--managed-policy {arn}: its default version {version}: {offending}; that "
+                "defeats least privilege: attach a policy that names its actions and resources"
+            )
 
 
 def read(ctx: Context, spec: RoleSpec) -> ObservedRole | None:
