@@ -101,7 +101,7 @@ def read(ctx: Context, *, with_stream: bool) -> Observed:
         # is the one the mapping reads through.
         results["consumer"] = stream_consumer.read_source(
             ctx, [m.source_arn for m in results["mappings"]]
-        )
+        ) or stream_consumer.read_remembered(ctx, results["function"])
     return Observed(**results)
 
 
@@ -290,7 +290,12 @@ def plan_up(
         )
     )
     consumer_change = stream_consumer.plan(
-        ctx, config.consumer, config.stream.arn, observed.consumer, observed.mappings
+        ctx,
+        config.consumer,
+        config.stream.arn,
+        observed.consumer,
+        observed.mappings,
+        observed.function,
     )
     if consumer_change is not None:
         changes.append(consumer_change)
@@ -330,12 +335,17 @@ def plan_destroy(
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
     observed = read(ctx, with_stream=False)
     label = f"mappings of {config.function.name}"
-    changes: list[Change] = mapping.plan_delete(list(observed.mappings), config.stack, label)
+    function_change = function.plan_delete(observed.function, config.function, config.stack)
+    changes: list[Change] = mapping.plan_delete(
+        list(observed.mappings), config.stack, label, function_change.action == "delete"
+    )
     if observed.consumer is not None:
         changes.append(
-            stream_consumer.plan_delete(observed.consumer, observed.mappings, config.stack)
+            stream_consumer.plan_delete(
+                observed.consumer, observed.mappings, config.stack, observed.function
+            )
         )
-    changes.append(function.plan_delete(observed.function, config.function, config.stack))
+    changes.append(function_change)
     changes.append(log_group.plan_delete(observed.log_group, config.log_group, config.stack))
     changes.append(role.plan_delete(observed.role, config.role, config.stack))
     queue_spec = config.queue or config.retired_queue
@@ -393,8 +403,13 @@ def _delete_step(delete: Callable[[Context, Change], None]) -> Any:
     return step
 
 
+def _delete_mapping(ctx: Context, change: Change) -> None:
+    stream_consumer.remember(ctx, change.observed)
+    mapping.delete(ctx, change)
+
+
 DESTROY_STEPS: dict[ResourceKind, Any] = {
-    "mapping": _delete_step(mapping.delete),
+    "mapping": _delete_step(_delete_mapping),
     "consumer": _delete_step(stream_consumer.delete),
     "function": _delete_step(function.delete),
     "log_group": _delete_step(log_group.delete),

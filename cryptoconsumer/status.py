@@ -211,5 +211,5 @@ def _consumer_rows(config: StackConfig, observed: Observed) -> list[ResourceStat
     drift = () if config.consumer else ("enhanced fan-out is off: `up` would deregister it",)
     problems = () if found.status == stream_consumer.ACTIVE else (f"status {found.status}",)
     # Consumers take no tags: ours means our name and the source of our own mapping.
-    ours = stream_consumer.ours(found, observed.mappings, config.stack)
+    ours = stream_consumer.ours(found, observed.mappings, config.stack, observed.function)
     return [ResourceStatus("consumer", found.name, True, ours, found.status, drift, problems)]

@@ -15,7 +15,7 @@ that session then sees eventual consistency and state machines:
   ResourceConflictException naming the existing UUID.
 - SQS: CreateQueue within the reuse window after DeleteQueue -> QueueDeletedRecently.
 - Throttling: the first N sends of an operation answer a throttling error at the HTTP layer,
-  so botocore's own retry handler must absorb them.
+  so botocore's own retry handler must absorb them; `server_errors` the same with HTTP 500.
 - Failures: `failing["lambda.DeleteFunction"] = N` makes the next N calls answer HTTP 500 (as
   LocalStack answered DeleteFunction), after botocore's retries, so the call fails.
 - IAM policy documents come URL-encoded (GetPolicyVersion, GetRolePolicy, GetRole), as AWS
@@ -76,6 +76,7 @@ class AwsLike:
     session: Any
     timings: Timings = field(default_factory=Timings)
     throttle: dict[str, int] = field(default_factory=dict)  # "service.Operation" -> first N sends
+    server_errors: dict[str, int] = field(default_factory=dict)  # same, HTTP 500 (retried)
     calls: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     sends: Counter[str] = field(default_factory=Counter)
@@ -118,10 +119,23 @@ class AwsLike:
         return error(code, message, status)
 
     # -- throttling at the HTTP layer, inside botocore's retry loop ---------------------------
-    def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
+    def _before_send(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")
         target = target.decode() if isinstance(target, bytes) else str(target)
-        operation = target.rsplit(".", 1)[-1]
+        # JSON protocols name the operation in a header; REST ones only in the event's name.
+        operation = target.rsplit(".", 1)[-1] or event_name.rsplit(".", 1)[-1]
+        for wanted, count in self.server_errors.items():
+            if operation != wanted.split(".")[1]:
+                continue
+            with self._lock:
+                self.sends[wanted] += 1
+                if self.sends[wanted] > count:
+                    break
+                self.refusals[f"{wanted}:HTTP500"] += 1
+            body = json.dumps({"__type": "ServiceException", "message": "internal error"})
+            return AWSResponse(
+                request.url, 500, {"x-amzn-ErrorType": "ServiceException"}, _Raw(body.encode())
+            )
         for wanted, count in self.throttle.items():
             if operation != wanted.split(".")[1]:
                 continue

@@ -172,6 +172,7 @@ def destroy(
     """Remove what `up` made. The table and its data stay unless --delete-table."""
     from cryptoconsumer import stack
     from cryptoconsumer.errors import InputError
+    from cryptoconsumer.plan import PartialFailure
 
     output: Output = options["output"]
     config, target = stack_options(options)
@@ -196,7 +197,15 @@ def destroy(
         err.print(render.plan_table(plan, f"stack {plan.stack} in {plan.region}: would change"))
         if not typer.confirm("Delete these resources?", default=False, err=True):
             raise InputError("not confirmed; nothing was deleted")
-    stack.execute(prepared, reporter)
+    try:
+        stack.execute(prepared, reporter)
+    except PartialFailure as incomplete:
+        for failure in incomplete.failures:
+            err.print(f"error: {failure.line}", style="red", soft_wrap=True)
+        if output is Output.json:
+            failures = [failure.as_json() for failure in incomplete.failures]
+            print_json({**render.plan_document(plan, False, {}), "failures": failures})
+        raise
     _show_plan(plan, output, dry_run=False, outputs={})
     for change in plan.for_resource("table"):
         if change.action == "retain":

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptoconsumer.aws import error_message, translated
-from cryptoconsumer.config import MappingSpec
+from cryptoconsumer.config import STACK_TAG, MappingSpec
 from cryptoconsumer.errors import PlanBlockedError
 from cryptoconsumer.resources.base import (
     Change,
@@ -311,15 +311,29 @@ def _update(ctx: Context, desired: DesiredMapping, uuid: str) -> None:
     _settled(ctx, uuid, "to finish updating")
 
 
-def plan_delete(observed_all: list[ObservedMapping], stack: str, label: str) -> list[Change]:
+def plan_delete(
+    observed_all: list[ObservedMapping], stack: str, label: str, function_deleted: bool = False
+) -> list[Change]:
     if not observed_all:
         return [Change("mapping", label, "none", ("does not exist",))]
     return [
         Change("mapping", m.uuid, "delete", (f"from {m.source_arn}",), m)
         if owned(m.tags, stack)
-        else Change("mapping", m.uuid, "none", ("not tagged for this stack; left alone",))
+        else Change("mapping", m.uuid, "none", _left_alone(m, function_deleted), m)
         for m in observed_all
     ]
+
+
+def _left_alone(found: ObservedMapping, function_deleted: bool) -> tuple[str, ...]:
+    other = found.tags.get(STACK_TAG)
+    whose = f"belongs to stack {other}" if other else "not tagged for any stack"
+    if not function_deleted:
+        return (f"{whose}; left alone",)
+    function_name = found.function_arn.rsplit(":", 1)[-1]
+    return (
+        f"{whose}; left alone, and left pointing at function {function_name}, which this "
+        "destroy deletes: its records will fail until its owner deletes the mapping",
+    )
 
 
 def delete(ctx: Context, change: Change) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -353,15 +354,27 @@ def plan_delete(observed: ObservedRole | None, spec: RoleSpec, stack: str) -> Ch
 
 
 def delete(ctx: Context, change: Change) -> None:
+    """Policies first: IAM refuses to delete a role that still has any (DeleteConflict)."""
     client = ctx.clients.iam
-    observed: ObservedRole = change.observed
     with translated(f"deleting role {change.name}"):
         try:
-            for arn in observed.managed_policy_arns:
-                client.detach_role_policy(RoleName=change.name, PolicyArn=arn)
-            for name in observed.inline_policies:
-                client.delete_role_policy(RoleName=change.name, PolicyName=name)
-            client.delete_role(RoleName=change.name)
-        except client.exceptions.NoSuchEntityException:
-            pass
+            _delete(client, change.observed)
+        except client.exceptions.DeleteConflictException:
+            # A policy attached since the plan read the role: read it again, once.
+            current = read(ctx, RoleSpec(name=change.name))
+            if current is not None:
+                _delete(client, current)
     ctx.reporter.info(f"deleted role {change.name}")
+
+
+def _delete(client: Any, observed: ObservedRole) -> None:
+    """Each call on its own: a re-run may find some policies already gone."""
+    name = observed.name
+    for arn in observed.managed_policy_arns:
+        with contextlib.suppress(client.exceptions.NoSuchEntityException):
+            client.detach_role_policy(RoleName=name, PolicyArn=arn)
+    for policy in observed.inline_policies:
+        with contextlib.suppress(client.exceptions.NoSuchEntityException):
+            client.delete_role_policy(RoleName=name, PolicyName=policy)
+    with contextlib.suppress(client.exceptions.NoSuchEntityException):
+        client.delete_role(RoleName=name)

@@ -227,12 +227,22 @@ def plan_delete(
 def delete(ctx: Context, change: Change) -> None:
     client = ctx.clients.dynamodb
     name = change.name
+    status = change.observed.status
     with translated(f"deleting table {name}"):
-        if change.observed.status != "DELETING":
-            wait(ctx, client, "table_exists", f"table {name} to become ACTIVE", TableName=name)
-            if change.observed.deletion_protection:
+        if status != "DELETING":
+            if status != "ACTIVE":
+                wait(ctx, client, "table_exists", f"table {name} to become ACTIVE", TableName=name)
+            protected = change.observed.deletion_protection
+            if protected:
                 client.update_table(TableName=name, DeletionProtectionEnabled=False)
-            with contextlib.suppress(client.exceptions.ResourceNotFoundException):
-                client.delete_table(TableName=name)
+            try:
+                with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+                    client.delete_table(TableName=name)
+            except Exception:
+                if protected:
+                    # The table stays: it must not stay unprotected because of this attempt.
+                    with contextlib.suppress(Exception):
+                        client.update_table(TableName=name, DeletionProtectionEnabled=True)
+                raise
     wait(ctx, client, "table_not_exists", f"table {name} to be deleted", TableName=name)
     ctx.reporter.info(f"deleted table {name}")
