@@ -69,6 +69,9 @@ class Plan:
     changes: tuple[Change, ...]
     outputs: Mapping[str, str | None] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Resources AWS is still settling (Pending, CREATING, Creating, ...) that nothing changes:
+    # `up` still runs the plan, to wait for them instead of calling the stack ready.
+    settling: tuple[ResourceKind, ...] = ()
 
     @property
     def mutating(self) -> bool:

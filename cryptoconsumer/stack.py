@@ -320,8 +320,32 @@ def plan_up(
             None,
         ),
     }
-    plan = Plan("up", config.stack, clients.region, tuple(changes), outputs)
+    plan = Plan(
+        "up", config.stack, clients.region, tuple(changes), outputs, settling=_settling(changes)
+    )
     return Prepared(plan, ctx, want)
+
+
+def _settling(changes: list[Change]) -> tuple[ResourceKind, ...]:
+    """What `up` has to wait for although it changes nothing in it."""
+    unsettled = {
+        "table": lambda found: table.settling(found),
+        "function": lambda found: found.settling,
+        "consumer": lambda found: stream_consumer.settling(found),
+        "mapping": lambda found: found.state not in mapping.SETTLED_STATES,
+    }
+    return tuple(
+        sorted(
+            {
+                c.resource
+                for c in changes
+                if c.action == "none"
+                and c.observed is not None
+                and c.resource in unsettled
+                and unsettled[c.resource](c.observed)
+            }
+        )
+    )
 
 
 def plan_destroy(

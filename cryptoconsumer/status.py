@@ -104,12 +104,14 @@ def _present(
 
 
 def _function_problems(found: function.ObservedFunction) -> list[str]:
-    problems = []
+    """Failed (State or LastUpdateStatus) with what AWS said; or not yet, or no longer, Active."""
+    if found.failed:
+        return [f"{found.failure}; `up` re-applies its code and configuration to repair it"]
     if found.state != "Active":
-        problems.append(f"state {found.state} {found.state_reason}".strip())
-    if found.last_update_status == "Failed":
-        problems.append(f"last update failed: {found.state_reason}")
-    return problems
+        return [f"state {found.state} {found.state_reason}".strip()]
+    if found.last_update_status != "Successful":
+        return [f"last update {found.last_update_status}"]
+    return []
 
 
 def _mapping_problems(found: mapping.ObservedMapping) -> list[str]:

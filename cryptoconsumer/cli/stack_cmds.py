@@ -59,7 +59,7 @@ def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> None:
     if dry_run:
         _show_plan(prepared.plan, output, dry_run=True)
         return
-    if not prepared.plan.mutating:
+    if not prepared.plan.mutating and not prepared.plan.settling:
         err.print("up to date: nothing to change")
         _show_plan(prepared.plan, output, dry_run=False, outputs=dict(prepared.plan.outputs))
         return

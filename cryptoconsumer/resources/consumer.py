@@ -145,6 +145,7 @@ def plan(
     """Register when wanted and missing; deregister when not wanted and ours; else nothing."""
     if spec is not None:
         if observed is None or observed.name != spec.name or observed.status == "DELETING":
+            deleting = observed is not None and observed.status == "DELETING"
             return Change(
                 "consumer",
                 spec.name,
@@ -152,9 +153,14 @@ def plan(
                 (
                     f"register on {stream_arn.rsplit('/', 1)[-1]} (enhanced fan-out)",
                     "the mapping reads through it: 2 MB/s per shard of its own",
+                    *(["the previous one is still deregistering: wait for it"] if deleting else []),
                 ),
+                observed if deleting else None,
             )
-        return Change("consumer", spec.name, "none", (f"status {observed.status}",), observed)
+        waiting = "" if observed.status == ACTIVE else ": `up` waits until it is ACTIVE"
+        return Change(
+            "consumer", spec.name, "none", (f"status {observed.status}{waiting}",), observed
+        )
     if observed is None:
         return None
     if ours(observed, mappings, ctx.config.stack, function):
@@ -195,6 +201,20 @@ def plan_delete(
     return Change("consumer", observed.name, "delete", (detail,), observed)
 
 
+def _deregistered(ctx: Context, stream_arn: str, spec: ConsumerSpec) -> None:
+    """A name is only free again once its previous consumer is fully deregistered."""
+    poll_until(
+        ctx,
+        lambda: read(ctx, stream_arn, spec),
+        lambda found: found is None or found.status != "DELETING",
+        f"stream consumer {spec.name} to finish deregistering",
+    )
+
+
+def settling(observed: ObservedConsumer | None) -> bool:
+    return observed is not None and observed.status not in (ACTIVE, "DELETING")
+
+
 def apply(
     ctx: Context, spec: ConsumerSpec | None, stream_arn: str, change: Change
 ) -> dict[str, str]:
@@ -204,20 +224,23 @@ def apply(
     if spec is None:
         return {}  # a consumer this stack does not use: left alone
     client = ctx.clients.kinesis
+    if change.action == "none" and change.observed.status == ACTIVE:
+        return {"consumer_arn": change.observed.arn}
     if change.action == "create":
-        # A name is only free again once its previous consumer is fully deregistered.
-        poll_until(
-            ctx,
-            lambda: read(ctx, stream_arn, spec),
-            lambda found: found is None or found.status != "DELETING",
-            f"stream consumer {spec.name} to finish deregistering",
-        )
+        if change.observed is not None:
+            _deregistered(ctx, stream_arn, spec)
         with translated(f"registering stream consumer {spec.name}"):
             try:
                 client.register_stream_consumer(StreamARN=stream_arn, ConsumerName=spec.name)
                 ctx.reporter.info(f"registered stream consumer {spec.name}")
             except client.exceptions.ResourceInUseException:
-                pass  # registered by an interrupted earlier run: wait for it like a new one
+                # Registered by an interrupted earlier run (wait for it like a new one), or
+                # one the plan did not see DELETING yet (wait until it is gone, register).
+                found = read(ctx, stream_arn, spec)
+                if found is not None and found.status == "DELETING":
+                    _deregistered(ctx, stream_arn, spec)
+                    client.register_stream_consumer(StreamARN=stream_arn, ConsumerName=spec.name)
+                    ctx.reporter.info(f"registered stream consumer {spec.name}")
     active = poll_until(
         ctx,
         lambda: read(ctx, stream_arn, spec),
