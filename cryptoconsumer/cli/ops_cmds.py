@@ -42,8 +42,9 @@ def check(
     ] = "60",
     **options: Any,
 ) -> None:
-    """End-to-end canary: one CANARYTEST tick onto the mapped stream, timed until it is in the
-    table, then deleted. Exit 0 arrived; 3 not in time (with what `status` knows)."""
+    """End-to-end canary: CANARYTEST ticks onto the mapped stream (a fresh one every few
+    seconds until one arrives), timed until it is in the table, then deleted. Exit 0 arrived;
+    3 not in time (with what `status` knows)."""
     from cryptoconsumer.ops import canary
     from cryptoconsumer.ops.durations import parse_duration
     from cryptoconsumer.ops.health import read_health
@@ -66,6 +67,11 @@ def check(
         )
     else:
         out.print(ops_render.canary_line(result))
+        if result.canaries_put > 1:
+            out.print(
+                f"{result.canaries_put} canaries put, {result.canaries_deleted} arrived and "
+                "deleted; any other may still arrive and stay in the table under CANARYTEST"
+            )
         for reason in reasons:
             out.print(f"reason: {reason}")
         if not result.arrived and not reasons:
