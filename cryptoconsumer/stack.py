@@ -386,7 +386,8 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
     if reporter is not None:
         ctx.reporter = reporter
     if prepared.plan.kind == "destroy":
-        return run_plan(prepared.plan, ctx, DESTROY_STEPS)
+        ours = any(c.resource == "function" and c.action == "delete" for c in prepared.plan.changes)
+        return run_plan(prepared.plan, ctx, destroy_steps(function_is_ours=ours))
     want = prepared.want
     assert want is not None
     config = ctx.config
@@ -427,17 +428,18 @@ def _delete_step(delete: Callable[[Context, Change], None]) -> Any:
     return step
 
 
-def _delete_mapping(ctx: Context, change: Change) -> None:
-    stream_consumer.remember(ctx, change.observed)
-    mapping.delete(ctx, change)
+def destroy_steps(function_is_ours: bool) -> dict[ResourceKind, Any]:
+    def delete_mapping(ctx: Context, change: Change) -> None:
+        if function_is_ours:  # someone else's function is never tagged
+            stream_consumer.remember(ctx, change.observed)
+        mapping.delete(ctx, change)
 
-
-DESTROY_STEPS: dict[ResourceKind, Any] = {
-    "mapping": _delete_step(_delete_mapping),
-    "consumer": _delete_step(stream_consumer.delete),
-    "function": _delete_step(function.delete),
-    "log_group": _delete_step(log_group.delete),
-    "role": _delete_step(role.delete),
-    "queue": _delete_step(queue.delete),
-    "table": _delete_step(table.delete),
-}
+    return {
+        "mapping": _delete_step(delete_mapping),
+        "consumer": _delete_step(stream_consumer.delete),
+        "function": _delete_step(function.delete),
+        "log_group": _delete_step(log_group.delete),
+        "role": _delete_step(role.delete),
+        "queue": _delete_step(queue.delete),
+        "table": _delete_step(table.delete),
+    }
