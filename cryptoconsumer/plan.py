@@ -8,11 +8,13 @@ them run at once, so a fresh `up` costs about its longest chain, not the sum of 
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from cryptoconsumer.config import Setting
+from cryptoconsumer.errors import CryptoConsumerError
 from cryptoconsumer.resources.base import Change, Context, ResourceKind
 
 PlanKind = Literal["up", "destroy"]
@@ -39,16 +41,28 @@ UP_ORDER_RETIRING_CONSUMER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "consumer": ("mapping",),
     "mapping": ("function", "table", "queue", "role"),
 }
+# What must have finished (done, failed or held back) before a resource's deletes start.
 DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "mapping": (),
-    "function": ("mapping",),
-    "log_group": ("function",),
+    "consumer": ("mapping",),
+    "function": ("mapping", "consumer"),
+    "log_group": ("function", "mapping"),
     "role": ("function", "mapping"),
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
-    "consumer": ("mapping",),
     # Last: while anything is left, the record is how a re-run finds it.
     "settings": ("mapping", "consumer", "function", "log_group", "role", "queue", "table"),
+}
+# Why a delete is held back when a resource it needs could not be deleted.
+HELD_BACK_BECAUSE: dict[ResourceKind, str] = {
+    "mapping": "mapping {names} could not be deleted and may still feed the function",
+    "consumer": (
+        "stream consumer {names} could not be deregistered; the function records which "
+        "consumer it was, so it stays until a later destroy deregisters the consumer"
+    ),
+    "function": (
+        "function {names} could not be deleted and a mapping this stack does not own still feeds it"
+    ),
 }
 MUTATING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 
@@ -63,6 +77,9 @@ class Plan:
     notes: tuple[str, ...] = ()
     # The options `up` applies that are not defaults, and where each came from.
     settings: tuple[Setting, ...] = ()
+    # Resources AWS is still settling (Pending, CREATING, Creating, ...) that nothing changes:
+    # `up` still runs the plan, to wait for them instead of calling the stack ready.
+    settling: tuple[ResourceKind, ...] = ()
 
     @property
     def mutating(self) -> bool:
@@ -77,50 +94,156 @@ def up_order(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
     return UP_ORDER_RETIRING_CONSUMER if retiring else UP_ORDER
 
 
+@dataclass(frozen=True)
+class StepFailure:
+    """A change that failed, or was held back because one it depends on failed."""
+
+    resource: ResourceKind
+    name: str
+    outcome: Literal["failed", "held back"]
+    error: str
+
+    @property
+    def line(self) -> str:
+        if self.outcome == "failed":
+            return self.error
+        return f"{self.resource} {self.name}: not deleted: {self.error}"
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "resource": self.resource,
+            "name": self.name,
+            "outcome": self.outcome,
+            "error": self.error,
+        }
+
+
+class PartialFailure(CryptoConsumerError):
+    """A destroy that deleted what it could; each failure and each held-back delete named."""
+
+    def __init__(self, failures: list[StepFailure]) -> None:
+        failed = sum(1 for f in failures if f.outcome == "failed")
+        held = len(failures) - failed
+        super().__init__(
+            f"destroy incomplete: {failed} delete(s) failed, {held} held back; every other "
+            "delete was done; run destroy again to finish"
+        )
+        self.failures = tuple(failures)
+
+
+def still_fed_by_others(plan: Plan) -> bool:
+    """A mapping this stack does not own points at the function: it stays and feeds it."""
+    return any(c.resource == "mapping" and c.action == "none" and c.observed for c in plan.changes)
+
+
+def destroy_needs(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
+    """What must have been deleted for a resource's delete to go ahead.
+
+    While a mapping exists it can invoke the function, so nothing goes before every mapping
+    of ours is gone. After that nothing feeds the function, and one failed delete holds back
+    no other, except: a consumer that could not be deregistered keeps the function (the only
+    record of it), and a function still fed by someone else's mapping keeps what it uses.
+    """
+    needs: dict[ResourceKind, tuple[ResourceKind, ...]] = {
+        resource: ("mapping",) for resource in DESTROY_ORDER if resource != "mapping"
+    }
+    needs["mapping"] = ()
+    if any(c.resource == "consumer" and c.action == "delete" for c in plan.changes):
+        needs["function"] = ("mapping", "consumer")
+    if still_fed_by_others(plan):
+        for resource in ("log_group", "role", "queue", "table"):
+            needs[resource] = ("mapping", "function")
+    # The record goes last and only when all else went: it is how a re-run finds what is left.
+    needs["settings"] = tuple(r for r in DESTROY_ORDER if r != "settings")
+    return needs
+
+
 def execute(
     plan: Plan,
     ctx: Context,
     steps: Mapping[ResourceKind, Step],
 ) -> dict[str, str | None]:
-    """Run each resource's changes once its dependencies are done; stop at the first failure.
+    """Run each resource's changes once its dependencies are done.
 
-    Work already started finishes (an AWS call cannot be taken back); nothing new starts.
+    `up` stops at the first failure: work already started finishes (an AWS call cannot be
+    taken back), nothing new starts, and the failure is raised. `destroy` goes on with every
+    delete that does not need the failed one, and raises PartialFailure naming them all.
     """
-    order = DESTROY_ORDER if plan.kind == "destroy" else up_order(plan)
+    destroying = plan.kind == "destroy"
+    order = DESTROY_ORDER if destroying else up_order(plan)
+    needs = destroy_needs(plan) if destroying else order
     outputs: dict[str, str | None] = dict(plan.outputs)
-    done: set[ResourceKind] = set()
     pending: set[ResourceKind] = {r for r in order if plan.for_resource(r)}
-    done |= set(order) - pending
+    finished: set[ResourceKind] = set(order) - pending  # done, failed or held back
+    broken: set[ResourceKind] = set()  # failed or held back
+    failures: list[StepFailure] = []
+    lock = threading.Lock()
 
     def run(resource: ResourceKind, snapshot: Outputs) -> Outputs:
         produced: Outputs = {}
         for change in plan.for_resource(resource):
-            produced.update(steps[resource](ctx, change, {**snapshot, **produced}))
+            try:
+                produced.update(steps[resource](ctx, change, {**snapshot, **produced}))
+            except CryptoConsumerError as error:
+                if not destroying:
+                    raise
+                with lock:
+                    failures.append(StepFailure(resource, change.name, "failed", str(error)))
         return produced
+
+    def hold_back(resource: ResourceKind, blockers: list[ResourceKind]) -> None:
+        for change in plan.for_resource(resource):
+            if change.action != "delete":
+                continue
+            if resource == "settings":
+                reason = "kept, so that running destroy again finds what is left"
+            else:
+                reason = "; ".join(
+                    HELD_BACK_BECAUSE[blocker].format(
+                        names=", ".join(c.name for c in plan.for_resource(blocker))
+                    )
+                    for blocker in blockers
+                )
+            failures.append(StepFailure(resource, change.name, "held back", reason))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(order)) as pool:
         running: dict[concurrent.futures.Future[Outputs], ResourceKind] = {}
         failure: BaseException | None = None
         while pending or running:
-            if failure is None:
+            started = True
+            while failure is None and started:
+                started = False
                 for resource in sorted(pending):
-                    if all(dep in done for dep in order[resource]):
-                        snapshot = {k: v for k, v in outputs.items() if v is not None}
-                        running[pool.submit(run, resource, snapshot)] = resource
-                        pending.discard(resource)
+                    if not all(dep in finished for dep in order[resource]):
+                        continue
+                    pending.discard(resource)
+                    blockers = [dep for dep in needs[resource] if dep in broken]
+                    if blockers:
+                        hold_back(resource, blockers)
+                        finished.add(resource)
+                        broken.add(resource)
+                        started = True  # what waited for it may start now
+                        continue
+                    snapshot = {k: v for k, v in outputs.items() if v is not None}
+                    running[pool.submit(run, resource, snapshot)] = resource
             if not running:
                 break
-            finished, _ = concurrent.futures.wait(
+            done, _ = concurrent.futures.wait(
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )
-            for future in finished:
+            for future in done:
                 resource = running.pop(future)
                 error = future.exception()
                 if error is not None:
                     failure = failure or error
                     continue
                 outputs.update(future.result())
-                done.add(resource)
+                finished.add(resource)
+                with lock:
+                    if any(f.resource == resource for f in failures):
+                        broken.add(resource)
         if failure is not None:
             raise failure
+    if failures:
+        raise PartialFailure(failures)
     return outputs

@@ -148,7 +148,7 @@ def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Obs
         # is the one the mapping reads through.
         results["consumer"] = stream_consumer.read_source(
             ctx, [m.source_arn for m in results["mappings"]]
-        )
+        ) or stream_consumer.read_remembered(ctx, results["function"])
     return Observed(**results)
 
 
@@ -319,6 +319,7 @@ def plan_up(
             "the stack file); nothing is recorded for this stack yet"
         )
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
+    role.check_managed_policies(ctx, config.role.managed_policy_arns)
     observed = read(ctx, with_stream=True, recorded=recorded)
     _check_stream(observed)
     check_ownership(config, observed)
@@ -341,7 +342,12 @@ def plan_up(
         )
     )
     consumer_change = stream_consumer.plan(
-        ctx, config.consumer, config.stream.arn, observed.consumer, observed.mappings
+        ctx,
+        config.consumer,
+        config.stream.arn,
+        observed.consumer,
+        observed.mappings,
+        observed.function,
     )
     if consumer_change is not None:
         changes.append(consumer_change)
@@ -374,8 +380,31 @@ def plan_up(
         tuple(changes),
         outputs,
         settings=chosen_settings(config),
+        settling=_settling(changes),
     )
     return Prepared(plan, ctx, want)
+
+
+def _settling(changes: list[Change]) -> tuple[ResourceKind, ...]:
+    """What `up` has to wait for although it changes nothing in it."""
+    unsettled = {
+        "table": lambda found: table.settling(found),
+        "function": lambda found: found.settling,
+        "consumer": lambda found: stream_consumer.settling(found),
+        "mapping": lambda found: found.state not in mapping.SETTLED_STATES,
+    }
+    return tuple(
+        sorted(
+            {
+                c.resource
+                for c in changes
+                if c.action == "none"
+                and c.observed is not None
+                and c.resource in unsettled
+                and unsettled[c.resource](c.observed)
+            }
+        )
+    )
 
 
 def plan_destroy(
@@ -390,12 +419,17 @@ def plan_destroy(
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
     observed = read(ctx, with_stream=False, recorded=recorded)
     label = f"mappings of {config.function.name}"
-    changes: list[Change] = mapping.plan_delete(list(observed.mappings), config.stack, label)
+    function_change = function.plan_delete(observed.function, config.function, config.stack)
+    changes: list[Change] = mapping.plan_delete(
+        list(observed.mappings), config.stack, label, function_change.action == "delete"
+    )
     if observed.consumer is not None:
         changes.append(
-            stream_consumer.plan_delete(observed.consumer, observed.mappings, config.stack)
+            stream_consumer.plan_delete(
+                observed.consumer, observed.mappings, config.stack, observed.function
+            )
         )
-    changes.append(function.plan_delete(observed.function, config.function, config.stack))
+    changes.append(function_change)
     changes.append(log_group.plan_delete(observed.log_group, config.log_group, config.stack))
     changes.append(role.plan_delete(observed.role, config.role, config.stack))
     queue_spec = config.queue or config.retired_queue
@@ -413,7 +447,8 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
     if reporter is not None:
         ctx.reporter = reporter
     if prepared.plan.kind == "destroy":
-        return run_plan(prepared.plan, ctx, DESTROY_STEPS)
+        ours = any(c.resource == "function" and c.action == "delete" for c in prepared.plan.changes)
+        return run_plan(prepared.plan, ctx, destroy_steps(function_is_ours=ours))
     want = prepared.want
     assert want is not None
     config = ctx.config
@@ -455,13 +490,19 @@ def _delete_step(delete: Callable[[Context, Change], None]) -> Any:
     return step
 
 
-DESTROY_STEPS: dict[ResourceKind, Any] = {
-    "mapping": _delete_step(mapping.delete),
-    "consumer": _delete_step(stream_consumer.delete),
-    "function": _delete_step(function.delete),
-    "log_group": _delete_step(log_group.delete),
-    "role": _delete_step(role.delete),
-    "queue": _delete_step(queue.delete),
-    "table": _delete_step(table.delete),
-    "settings": _delete_step(settings.delete),
-}
+def destroy_steps(function_is_ours: bool) -> dict[ResourceKind, Any]:
+    def delete_mapping(ctx: Context, change: Change) -> None:
+        if function_is_ours:  # someone else's function is never tagged
+            stream_consumer.remember(ctx, change.observed)
+        mapping.delete(ctx, change)
+
+    return {
+        "mapping": _delete_step(delete_mapping),
+        "consumer": _delete_step(stream_consumer.delete),
+        "function": _delete_step(function.delete),
+        "log_group": _delete_step(log_group.delete),
+        "role": _delete_step(role.delete),
+        "queue": _delete_step(queue.delete),
+        "table": _delete_step(table.delete),
+        "settings": _delete_step(settings.delete),
+    }

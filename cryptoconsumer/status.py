@@ -130,12 +130,14 @@ def _present(
 
 
 def _function_problems(found: function.ObservedFunction) -> list[str]:
-    problems = []
+    """Failed (State or LastUpdateStatus) with what AWS said; or not yet, or no longer, Active."""
+    if found.failed:
+        return [f"{found.failure}; `up` re-applies its code and configuration to repair it"]
     if found.state != "Active":
-        problems.append(f"state {found.state} {found.state_reason}".strip())
-    if found.last_update_status == "Failed":
-        problems.append(f"last update failed: {found.state_reason}")
-    return problems
+        return [f"state {found.state} {found.state_reason}".strip()]
+    if found.last_update_status != "Successful":
+        return [f"last update {found.last_update_status}"]
+    return []
 
 
 def _mapping_problems(found: mapping.ObservedMapping) -> list[str]:
@@ -237,5 +239,5 @@ def _consumer_rows(config: StackConfig, observed: Observed) -> list[ResourceStat
     drift = () if config.consumer else ("enhanced fan-out is off: `up` would deregister it",)
     problems = () if found.status == stream_consumer.ACTIVE else (f"status {found.status}",)
     # Consumers take no tags: ours means our name and the source of our own mapping.
-    ours = stream_consumer.ours(found, observed.mappings, config.stack)
+    ours = stream_consumer.ours(found, observed.mappings, config.stack, observed.function)
     return [ResourceStatus("consumer", found.name, True, ours, found.status, drift, problems)]

@@ -15,7 +15,18 @@ that session then sees eventual consistency and state machines:
   ResourceConflictException naming the existing UUID.
 - SQS: CreateQueue within the reuse window after DeleteQueue -> QueueDeletedRecently.
 - Throttling: the first N sends of an operation answer a throttling error at the HTTP layer,
-  so botocore's own retry handler must absorb them.
+  so botocore's own retry handler must absorb them; `server_errors` the same with HTTP 500.
+- Failures: `failing["lambda.DeleteFunction"] = N` makes the next N calls answer HTTP 500 (as
+  LocalStack answered DeleteFunction), after botocore's retries, so the call fails.
+- IAM policy documents come URL-encoded (GetPolicyVersion, GetRolePolicy, GetRole), as AWS
+  sends them; moto sends plain JSON. botocore decodes either.
+- Failed functions: while `broken_functions[name] = (code, reason)` is set, CreateFunction ends
+  in State Failed and UpdateFunctionCode / UpdateFunctionConfiguration in LastUpdateStatus
+  Failed, with that StateReasonCode / StateReason; a function whose creation failed stays
+  Failed. Remove the entry (the cause is fixed) and the next update repairs it: Active.
+- Mappings disabled by AWS: while `disabled_mappings[function_name] = reason` is set, a
+  mapping of that function created or updated ends Disabled with that StateTransitionReason.
+- Tables in a state AWS can report but moto never does: `table_status[name] = "ARCHIVED"`.
 
 Durations are seconds of wall time, short by default so tests stay fast.
 """
@@ -23,8 +34,10 @@ Durations are seconds of wall time, short by default so tests stay fast.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,11 +76,16 @@ class AwsLike:
     session: Any
     timings: Timings = field(default_factory=Timings)
     throttle: dict[str, int] = field(default_factory=dict)  # "service.Operation" -> first N sends
+    server_errors: dict[str, int] = field(default_factory=dict)  # same, HTTP 500 (retried)
     calls: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     sends: Counter[str] = field(default_factory=Counter)
     # Where the session's clients go (a moto server), for the hook's own look-ups.
     endpoint_url: str | None = None
+    failing: dict[str, int] = field(default_factory=dict)  # "service.Operation" -> next N calls
+    broken_functions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    disabled_mappings: dict[str, str] = field(default_factory=dict)  # function name -> reason
+    table_status: dict[str, str] = field(default_factory=dict)  # table name -> TableStatus
 
     def __post_init__(self) -> None:
         # Re-entrant: the duplicate-mapping check calls AWS from inside a hook.
@@ -80,7 +98,11 @@ class AwsLike:
         self._table_deleting_until: dict[str, tuple[float, dict[str, Any]]] = {}
         self._mapping_state: dict[str, tuple[str, float, dict[str, Any]]] = {}
         self._queue_deleted_at: dict[str, float] = {}
+        # name -> (when the last transition ends, failure before it, failure after it)
+        self._function_failure: dict[str, tuple[float, _Failure | None, _Failure | None]] = {}
+        self._mapping_disabled: dict[str, str] = {}  # UUID -> StateTransitionReason
         events = self.session.events
+        events.register("before-parse.iam", self._url_encode_policies)
         events.register("before-parameter-build", self._keep_params)
         events.register("before-call", self._before_call)
         events.register("after-call", self._after_call)
@@ -97,10 +119,23 @@ class AwsLike:
         return error(code, message, status)
 
     # -- throttling at the HTTP layer, inside botocore's retry loop ---------------------------
-    def _before_send(self, request: Any, **_: Any) -> AWSResponse | None:
+    def _before_send(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")
         target = target.decode() if isinstance(target, bytes) else str(target)
-        operation = target.rsplit(".", 1)[-1]
+        # JSON protocols name the operation in a header; REST ones only in the event's name.
+        operation = target.rsplit(".", 1)[-1] or event_name.rsplit(".", 1)[-1]
+        for wanted, count in self.server_errors.items():
+            if operation != wanted.split(".")[1]:
+                continue
+            with self._lock:
+                self.sends[wanted] += 1
+                if self.sends[wanted] > count:
+                    break
+                self.refusals[f"{wanted}:HTTP500"] += 1
+            body = json.dumps({"__type": "ServiceException", "message": "internal error"})
+            return AWSResponse(
+                request.url, 500, {"x-amzn-ErrorType": "ServiceException"}, _Raw(body.encode())
+            )
         for wanted, count in self.throttle.items():
             if operation != wanted.split(".")[1]:
                 continue
@@ -128,6 +163,14 @@ class AwsLike:
         now = time.monotonic()
         with self._lock:
             self.calls[key] += 1
+            if self.failing.get(key, 0) > 0:
+                self.failing[key] -= 1
+                return self._refuse(
+                    key,
+                    INTERNAL_ERRORS.get(service, "InternalFailure"),
+                    "We encountered an internal error. Please try again.",
+                    500,
+                )
             role_fresh = now - self._role_changed_at < self.timings.iam_propagation
             if key == "lambda.CreateFunction" and role_fresh:
                 return self._refuse(
@@ -243,14 +286,21 @@ class AwsLike:
             ):
                 self._role_changed_at = now
             elif key == "lambda.CreateFunction":
-                self._function_pending_until[parsed["FunctionName"]] = now + t.function_pending
+                name = parsed["FunctionName"]
+                self._function_pending_until[name] = now + t.function_pending
+                broken = self.broken_functions.get(name)
+                after = _Failure(*broken, state_failed=True) if broken else None
+                self._function_failure[name] = (now + t.function_pending, None, after)
                 parsed["State"] = "Pending"
             elif key in ("lambda.UpdateFunctionCode", "lambda.UpdateFunctionConfiguration"):
-                self._function_updating_until[parsed["FunctionName"]] = now + t.function_updating
+                name = parsed["FunctionName"]
+                self._function_updating_until[name] = now + t.function_updating
+                self._start_function_update(name, now + t.function_updating, now)
                 parsed["LastUpdateStatus"] = "InProgress"
             elif key in ("lambda.GetFunction", "lambda.GetFunctionConfiguration"):
                 config = parsed.get("Configuration", parsed)
                 name = config.get("FunctionName", "")
+                self._show_function_failure(name, config, now)
                 if now < self._function_pending_until.get(name, 0):
                     config["State"] = "Pending"
                 if now < self._function_updating_until.get(name, 0):
@@ -263,6 +313,8 @@ class AwsLike:
                 table = parsed.get("Table", {})
                 if now < self._table_creating_until.get(table.get("TableName", ""), 0):
                     table["TableStatus"] = "CREATING"
+                if table.get("TableName") in self.table_status:
+                    table["TableStatus"] = self.table_status[table["TableName"]]
             elif key == "dynamodb.DeleteTable":
                 table = parsed["TableDescription"]
                 self._table_deleting_until[table["TableName"]] = (
@@ -276,6 +328,7 @@ class AwsLike:
                     now + t.mapping_transition,
                     dict(parsed),
                 )
+                self._note_mapping_outcome(parsed)
                 parsed["State"] = "Creating"
             elif key == "lambda.UpdateEventSourceMapping":
                 self._mapping_state[parsed["UUID"]] = (
@@ -283,6 +336,7 @@ class AwsLike:
                     now + t.mapping_transition,
                     dict(parsed),
                 )
+                self._note_mapping_outcome(parsed)
                 parsed["State"] = "Updating"
             elif key == "lambda.DeleteEventSourceMapping":
                 self._mapping_state[parsed["UUID"]] = (
@@ -294,14 +348,95 @@ class AwsLike:
             elif key in ("lambda.GetEventSourceMapping", "lambda.ListEventSourceMappings"):
                 configs = parsed.get("EventSourceMappings") or [parsed]
                 for config in configs:
-                    state = self._mapping_state.get(config.get("UUID", ""))
+                    uuid = config.get("UUID", "")
+                    if uuid in self._mapping_disabled:
+                        config["State"] = "Disabled"
+                        config["StateTransitionReason"] = self._mapping_disabled[uuid]
+                    state = self._mapping_state.get(uuid)
                     if state and now < state[1] and state[0] != "Deleting":
                         config["State"] = state[0]
             elif key == "sqs.DeleteQueue":
                 self._queue_deleted_at[self._queue_name_of_last_delete] = now
 
+    # -- failed functions and mappings AWS disabled -------------------------------------------
+    def _start_function_update(self, name: str, ends: float, now: float) -> None:
+        """An update of a function, failed or not, is a new attempt (AWS allows it)."""
+        current = self._current_failure(name, now)
+        broken = self.broken_functions.get(name)
+        if broken is None:
+            after = None
+        else:
+            # A function that never became Active stays Failed; an Active one stays Active.
+            still_failed = current is not None and current.state_failed
+            after = _Failure(*broken, state_failed=still_failed, update_failed=True)
+        self._function_failure[name] = (ends, current, after)
+
+    def _current_failure(self, name: str, now: float) -> _Failure | None:
+        ends, before, after = self._function_failure.get(name, (0.0, None, None))
+        return after if now >= ends else before
+
+    def _show_function_failure(self, name: str, config: dict[str, Any], now: float) -> None:
+        failure = self._current_failure(name, now)
+        if failure is None:
+            return
+        if failure.state_failed:
+            config.update(State="Failed", StateReasonCode=failure.code, StateReason=failure.reason)
+        if failure.update_failed:
+            config.update(
+                LastUpdateStatus="Failed",
+                LastUpdateStatusReasonCode=failure.code,
+                LastUpdateStatusReason=failure.reason,
+            )
+
+    def _note_mapping_outcome(self, parsed: dict[str, Any]) -> None:
+        function_name = parsed.get("FunctionArn", "").rsplit(":", 1)[-1]
+        reason = self.disabled_mappings.get(function_name)
+        if reason is None:
+            self._mapping_disabled.pop(parsed["UUID"], None)
+        else:
+            self._mapping_disabled[parsed["UUID"]] = reason
+
+    # -- IAM answers as AWS sends them ------------------------------------------------------
+    @staticmethod
+    def _url_encode_policies(response_dict: dict[str, Any], **_: Any) -> None:
+        body = response_dict.get("body")
+        if not isinstance(body, bytes) or response_dict.get("status_code", 200) >= 300:
+            return
+        response_dict["body"] = POLICY_ELEMENT.sub(_url_encoded, body.decode("utf-8")).encode()
+
     def note_queue_delete(self, params: dict[str, Any], **_: Any) -> None:  # parameter build
         self._queue_name_of_last_delete = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    code: str
+    reason: str
+    state_failed: bool = False  # State Failed: the function never became Active
+    update_failed: bool = False  # LastUpdateStatus Failed: the last update did not apply
+
+
+# What each service answers for an internal error (HTTP 500).
+INTERNAL_ERRORS = {
+    "lambda": "ServiceException",
+    "dynamodb": "InternalServerError",
+    "sqs": "InternalError",
+    "iam": "ServiceFailure",
+    "logs": "ServiceUnavailableException",
+    "kinesis": "InternalFailure",
+}
+POLICY_ELEMENT = re.compile(
+    r"<(Document|PolicyDocument|AssumeRolePolicyDocument)>([^<]*)</\1>", re.DOTALL
+)
+
+
+def _url_encoded(match: re.Match[str]) -> str:
+    from xml.sax.saxutils import unescape
+
+    text = unescape(match.group(2), {"&quot;": '"', "&apos;": "'"})
+    if text.lstrip().startswith("%7B") or not text.strip():
+        return match.group(0)  # already encoded
+    return f"<{match.group(1)}>{urllib.parse.quote(text, safe='')}</{match.group(1)}>"
 
 
 class _Raw:

@@ -45,8 +45,9 @@ def check(
     ] = "60",  # type: ignore[assignment]
     **options: Any,
 ) -> None:
-    """End-to-end canary: one CANARYTEST tick onto the mapped stream, timed until it is in the
-    table, then deleted. Exit 0 arrived; 3 not in time (with what `status` knows)."""
+    """End-to-end canary: CANARYTEST ticks onto the mapped stream (a fresh one every few
+    seconds until one arrives), timed until it is in the table, then deleted. Exit 0 arrived;
+    3 not in time (with what `status` knows)."""
     from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import canary
     from cryptoconsumer.ops.health import read_health
@@ -69,6 +70,11 @@ def check(
         )
     else:
         out.print(ops_render.canary_line(result))
+        if result.canaries_put > 1:
+            out.print(
+                f"{result.canaries_put} canaries put, {result.canaries_deleted} arrived and "
+                "deleted; any other may still arrive and stay in the table under CANARYTEST"
+            )
         for reason in reasons:
             out.print(f"reason: {inert(reason)}")
         if not result.arrived and not reasons:

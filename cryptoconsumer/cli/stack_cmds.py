@@ -109,7 +109,7 @@ def _up(options: dict[str, Any], dry_run: bool, replace_mapping: bool) -> Any:
     if dry_run:
         _show_plan(prepared.plan, output, dry_run=True)
         return prepared.plan
-    if not prepared.plan.mutating:
+    if not prepared.plan.mutating and not prepared.plan.settling:
         err.print("up to date: nothing to change")
         _show_plan(prepared.plan, output, dry_run=False, outputs=dict(prepared.plan.outputs))
         return prepared.plan
@@ -246,8 +246,9 @@ def destroy(
 ) -> None:
     """Remove what `up` made. The table and its data stay unless --delete-table."""
     from cryptoconsumer import stack
-    from cryptoconsumer.cli import plan_text
+    from cryptoconsumer.cli import plan_text, render
     from cryptoconsumer.errors import InputError
+    from cryptoconsumer.plan import PartialFailure
 
     output: Output = options["output"]
     if not yes and not dry_run and not sys.stdin.isatty():
@@ -277,7 +278,15 @@ def destroy(
         err.print(plan_text.render_plan(plan, dry_run=True, width=err.width), soft_wrap=True)
         if not typer.confirm("Delete these resources?", default=False, err=True):
             raise InputError("not confirmed; nothing was deleted")
-    stack.execute(prepared, reporter)
+    try:
+        stack.execute(prepared, reporter)
+    except PartialFailure as incomplete:
+        for failure in incomplete.failures:
+            err.print(f"error: {failure.line}", style="red", soft_wrap=True)
+        if output is Output.json:
+            failures = [failure.as_json() for failure in incomplete.failures]
+            print_json({**render.plan_document(plan, False, {}), "failures": failures})
+        raise
     _show_plan(plan, output, dry_run=False, outputs={})
     for change in plan.for_resource("table"):
         if change.action == "retain":

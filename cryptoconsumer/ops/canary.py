@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptoconsumer.aws import Clients, translated
@@ -27,6 +27,10 @@ TO_CODE = "TEST"
 TICKER = FROM_CODE + TO_CODE
 POLL_SECONDS = 0.5
 DEFAULT_TIMEOUT_SECONDS = 60
+FIRST_REPUT_SECONDS = 1.0
+REPUT_GROWTH = 1.5
+MAX_REPUT_SECONDS = 8.0
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,29 @@ class CanaryTick:
         return {"ticker": {"S": TICKER}, "last_refreshed": {"S": self.last_refreshed}}
 
 
-def new_tick(now: datetime | None = None) -> CanaryTick:
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+def new_tick(now: datetime | None = None, after: CanaryTick | None = None) -> CanaryTick:
+    """A canary keyed `now` to the second, or a second after `after` if that is later: two
+    canaries of one run never share a key (the table's key is ticker + second)."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    if after is not None:
+        previous = datetime.strptime(after.last_refreshed, TIME_FORMAT).replace(tzinfo=timezone.utc)
+        moment = max(moment, previous + timedelta(seconds=1))
     return CanaryTick(f"canary-{uuid.uuid4().hex}", moment.strftime(TIME_FORMAT))
 
 
 @dataclass(frozen=True)
+class PutCanary:
+    tick: CanaryTick
+    shard_id: str
+    sequence_number: str
+    put_at: float  # the clock when the put answered
+
+
+@dataclass(frozen=True)
 class CanaryResult:
+    """`tick`, `shard_id`, `sequence_number` describe the canary that arrived first, or the
+    last one put when none did."""
+
     arrived: bool
     tick: CanaryTick
     stream_arn: str
@@ -69,6 +89,8 @@ class CanaryResult:
     latency_ms: float | None
     deleted: bool
     timeout_seconds: float
+    canaries_put: int = 1
+    canaries_deleted: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,17 +104,33 @@ class CanaryResult:
             "latency_ms": self.latency_ms,
             "deleted": self.deleted,
             "timeout_seconds": self.timeout_seconds,
+            "canaries_put": self.canaries_put,
+            "canaries_deleted": self.canaries_deleted,
         }
 
 
-def _find(clients: Clients, table: str, tick: CanaryTick) -> bool:
+def _arrived(clients: Clients, table: str, ticks: list[CanaryTick]) -> set[str]:
+    """The markers of those ticks whose item is in the table: one BatchGetItem per 100."""
     client = clients.dynamodb
-    with translated(f"reading the canary from table {table}"):
-        try:
-            item = client.get_item(TableName=table, Key=tick.key, ConsistentRead=True).get("Item")
-        except client.exceptions.ResourceNotFoundException:
-            raise no_table(table) from None
-    return bool(item) and item.get("from_currency_name", {}).get("S") == tick.marker
+    found: set[str] = set()
+    for start in range(0, len(ticks), BATCH_GET_KEYS):
+        chunk = ticks[start : start + BATCH_GET_KEYS]
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [tick.key for tick in chunk],
+                "ConsistentRead": True,
+                "ProjectionExpression": "from_currency_name",
+            }
+        }
+        with translated(f"reading the canaries from table {table}"):
+            try:
+                answer = client.batch_get_item(RequestItems=request)
+            except client.exceptions.ResourceNotFoundException:
+                raise no_table(table) from None
+        # UnprocessedKeys are simply read again at the next poll.
+        for item in answer.get("Responses", {}).get(table, []):
+            found.add(item.get("from_currency_name", {}).get("S", ""))
+    return found & {tick.marker for tick in ticks}
 
 
 def _delete(clients: Clients, table: str, tick: CanaryTick) -> bool:
@@ -121,35 +159,61 @@ def run(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CanaryResult:
-    """Put the canary on the mapped stream and wait for its item; delete it once seen."""
+    """Put canaries on the mapped stream until one's item is in the table; delete those seen.
+
+    Canaries that have not arrived when it returns (only after a timeout, or one put just
+    before a poll that found an earlier one) may still arrive later: they stay in the table
+    under CANARYTEST, each with its own marker.
+    """
     reporter = reporter or NullReporter()
     mapped = find_mapped_stream(config, clients)
     table = config.table.name
-    tick = new_tick()
-    with translated(f"putting the canary on stream {mapped.stream_arn}"):
-        put = clients.kinesis.put_record(
-            StreamARN=mapped.stream_arn, Data=tick.payload, PartitionKey=TICKER
-        )
-    started = clock()
-    reporter.info(f"canary {tick.marker} on {put['ShardId']} at {put['SequenceNumber']}")
-    arrived = False
-    with reporter.waiting(f"waiting up to {timeout_seconds:g} s for the canary in table {table}"):
+    poll = POLL_SECONDS if poll_seconds is None else poll_seconds
+    put: list[PutCanary] = []
+
+    def put_one() -> None:
+        tick = new_tick(after=put[-1].tick if put else None)
+        with translated(f"putting a canary on stream {mapped.stream_arn}"):
+            answer = clients.kinesis.put_record(
+                StreamARN=mapped.stream_arn, Data=tick.payload, PartitionKey=TICKER
+            )
+        put.append(PutCanary(tick, str(answer["ShardId"]), str(answer["SequenceNumber"]), clock()))
+        reporter.info(f"canary {tick.marker} on {answer['ShardId']} at {answer['SequenceNumber']}")
+
+    put_one()
+    started = put[0].put_at
+    gap = FIRST_REPUT_SECONDS
+    next_put = started + gap
+    found: set[str] = set()
+    found_at = 0.0
+    with reporter.waiting(f"waiting up to {timeout_seconds:g} s for a canary in table {table}"):
         while True:
-            if _find(clients, table, tick):
-                arrived = True
+            found = _arrived(clients, table, [p.tick for p in put])
+            now = clock()
+            if found:
+                found_at = now
                 break
-            if clock() - started >= timeout_seconds:
+            if now - started >= timeout_seconds:
                 break
-            sleep(POLL_SECONDS if poll_seconds is None else poll_seconds)
-    latency_ms = round((clock() - started) * 1000, 1) if arrived else None
-    deleted = _delete(clients, table, tick) if arrived else False
+            if now >= next_put:
+                put_one()
+                gap = min(gap * REPUT_GROWTH, MAX_REPUT_SECONDS)
+                next_put = put[-1].put_at + gap
+            sleep(poll)
+    first = next((p for p in put if p.tick.marker in found), None)
+    deleted = {
+        p.tick.marker for p in put if p.tick.marker in found and _delete(clients, table, p.tick)
+    }
+    shown = first or put[-1]
     return CanaryResult(
-        arrived=arrived,
-        tick=tick,
+        arrived=first is not None,
+        tick=shown.tick,
         stream_arn=mapped.stream_arn,
-        shard_id=str(put["ShardId"]),
-        sequence_number=str(put["SequenceNumber"]),
-        latency_ms=latency_ms,
-        deleted=deleted,
+        shard_id=shown.shard_id,
+        sequence_number=shown.sequence_number,
+        latency_ms=round((found_at - first.put_at) * 1000, 1) if first else None,
+        deleted=first is not None and first.tick.marker in deleted,
         timeout_seconds=timeout_seconds,
+        canaries_put=len(put),
+        canaries_deleted=len(deleted),
     )

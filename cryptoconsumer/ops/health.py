@@ -140,7 +140,11 @@ def details(config: StackConfig, observed: Observed) -> dict[str, Any]:
         else {
             "name": function.name,
             "state": function.state,
+            "state_reason": function.state_reason or None,
+            "state_reason_code": function.state_reason_code or None,
             "last_update_status": function.last_update_status,
+            "last_update_status_reason": function.last_update_reason or None,
+            "last_update_status_reason_code": function.last_update_reason_code or None,
         },
         "dead_letter_queue": None
         if observed.queue is None

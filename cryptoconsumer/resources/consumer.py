@@ -6,6 +6,11 @@ read throughput with every other reader.
 Consumers cannot be tagged, so ownership is by name and use: a consumer is this stack's when
 it has the deterministic name FUNCTION-efo and is the source of this stack's own (tagged)
 mapping. One that is not, is never deregistered by this tool.
+
+`destroy` deletes the mapping before it deregisters the consumer, and the mapping is the only
+pointer to the consumer; so first the function (ours, tagged) records the consumer's stream
+and name in two tags, and it is deleted only once the consumer is gone. A destroy that could
+not deregister it, or was interrupted, finds the consumer again through the function.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from cryptoconsumer.resources.base import Change, Context, is_error, owned, poll
 
 CONSUMER_MARKER = "/consumer/"
 ACTIVE = "ACTIVE"
+STREAM_TAG = "cryptoconsumer:consumer-stream"
+NAME_TAG = "cryptoconsumer:consumer-name"
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,49 @@ def read_source(ctx: Context, source_arns: Iterable[str]) -> ObservedConsumer | 
     return None
 
 
-def ours(observed: ObservedConsumer, mappings: Iterable[Any], stack: str) -> bool:
-    """The source of one of this stack's own mappings."""
-    return any(m.source_arn == observed.arn and owned(m.tags, stack) for m in mappings)
+def read_remembered(ctx: Context, function: Any) -> ObservedConsumer | None:
+    """The consumer the function recorded before a destroy deleted the mapping reading it."""
+    if function is None or STREAM_TAG not in function.tags or NAME_TAG not in function.tags:
+        return None
+    return _describe(
+        ctx,
+        f"reading stream consumer {function.tags[NAME_TAG]}",
+        StreamARN=function.tags[STREAM_TAG],
+        ConsumerName=function.tags[NAME_TAG],
+    )
+
+
+def remembered_by(observed: ObservedConsumer, function: Any, stack: str) -> bool:
+    return (
+        function is not None
+        and owned(function.tags, stack)
+        and function.tags.get(STREAM_TAG) == observed.stream_arn
+        and function.tags.get(NAME_TAG) == observed.name
+    )
+
+
+def ours(
+    observed: ObservedConsumer, mappings: Iterable[Any], stack: str, function: Any = None
+) -> bool:
+    """The source of one of this stack's own mappings, or recorded by this stack's function."""
+    return any(
+        m.source_arn == observed.arn and owned(m.tags, stack) for m in mappings
+    ) or remembered_by(observed, function, stack)
+
+
+def remember(ctx: Context, mapping: Any) -> None:
+    """Before a mapping reading through a consumer is deleted: the function records it."""
+    source = str(mapping.source_arn)
+    if CONSUMER_MARKER not in source or not mapping.function_arn:
+        return
+    stream_arn, rest = source.split(CONSUMER_MARKER, 1)
+    client = ctx.clients.lambda_
+    with translated(f"recording stream consumer {rest} on function {mapping.function_arn}"):
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.tag_resource(
+                Resource=mapping.function_arn,
+                Tags={STREAM_TAG: stream_arn, NAME_TAG: rest.rsplit(":", 1)[0]},
+            )
 
 
 def plan(
@@ -93,10 +140,12 @@ def plan(
     stream_arn: str,
     observed: ObservedConsumer | None,
     mappings: Iterable[Any],
+    function: Any = None,
 ) -> Change | None:
     """Register when wanted and missing; deregister when not wanted and ours; else nothing."""
     if spec is not None:
         if observed is None or observed.name != spec.name or observed.status == "DELETING":
+            deleting = observed is not None and observed.status == "DELETING"
             return Change(
                 "consumer",
                 spec.name,
@@ -104,12 +153,17 @@ def plan(
                 (
                     f"register on {stream_arn.rsplit('/', 1)[-1]} (enhanced fan-out)",
                     "the mapping reads through it: 2 MB/s per shard of its own",
+                    *(["the previous one is still deregistering: wait for it"] if deleting else []),
                 ),
+                observed if deleting else None,
             )
-        return Change("consumer", spec.name, "none", (f"status {observed.status}",), observed)
+        waiting = "" if observed.status == ACTIVE else ": `up` waits until it is ACTIVE"
+        return Change(
+            "consumer", spec.name, "none", (f"status {observed.status}{waiting}",), observed
+        )
     if observed is None:
         return None
-    if ours(observed, mappings, ctx.config.stack):
+    if ours(observed, mappings, ctx.config.stack, function):
         return Change(
             "consumer",
             observed.name,
@@ -126,10 +180,12 @@ def plan(
     )
 
 
-def plan_delete(observed: ObservedConsumer | None, mappings: Iterable[Any], stack: str) -> Change:
+def plan_delete(
+    observed: ObservedConsumer | None, mappings: Iterable[Any], stack: str, function: Any = None
+) -> Change:
     if observed is None:
         return Change("consumer", "(none)", "none", ("no stream consumer in use",))
-    if not ours(observed, mappings, stack):
+    if not ours(observed, mappings, stack, function):
         return Change(
             "consumer",
             observed.name,
@@ -137,7 +193,26 @@ def plan_delete(observed: ObservedConsumer | None, mappings: Iterable[Any], stac
             ("not the source of this stack's mapping; left alone",),
             observed,
         )
-    return Change("consumer", observed.name, "delete", ("after the mapping is gone",), observed)
+    detail = (
+        "after the mapping is gone"
+        if any(m.source_arn == observed.arn for m in mappings)
+        else "left by an earlier destroy (recorded on the function)"
+    )
+    return Change("consumer", observed.name, "delete", (detail,), observed)
+
+
+def _deregistered(ctx: Context, stream_arn: str, spec: ConsumerSpec) -> None:
+    """A name is only free again once its previous consumer is fully deregistered."""
+    poll_until(
+        ctx,
+        lambda: read(ctx, stream_arn, spec),
+        lambda found: found is None or found.status != "DELETING",
+        f"stream consumer {spec.name} to finish deregistering",
+    )
+
+
+def settling(observed: ObservedConsumer | None) -> bool:
+    return observed is not None and observed.status not in (ACTIVE, "DELETING")
 
 
 def apply(
@@ -149,20 +224,23 @@ def apply(
     if spec is None:
         return {}  # a consumer this stack does not use: left alone
     client = ctx.clients.kinesis
+    if change.action == "none" and change.observed.status == ACTIVE:
+        return {"consumer_arn": change.observed.arn}
     if change.action == "create":
-        # A name is only free again once its previous consumer is fully deregistered.
-        poll_until(
-            ctx,
-            lambda: read(ctx, stream_arn, spec),
-            lambda found: found is None or found.status != "DELETING",
-            f"stream consumer {spec.name} to finish deregistering",
-        )
+        if change.observed is not None:
+            _deregistered(ctx, stream_arn, spec)
         with translated(f"registering stream consumer {spec.name}"):
             try:
                 client.register_stream_consumer(StreamARN=stream_arn, ConsumerName=spec.name)
                 ctx.reporter.info(f"registered stream consumer {spec.name}")
             except client.exceptions.ResourceInUseException:
-                pass  # registered by an interrupted earlier run: wait for it like a new one
+                # Registered by an interrupted earlier run (wait for it like a new one), or
+                # one the plan did not see DELETING yet (wait until it is gone, register).
+                found = read(ctx, stream_arn, spec)
+                if found is not None and found.status == "DELETING":
+                    _deregistered(ctx, stream_arn, spec)
+                    client.register_stream_consumer(StreamARN=stream_arn, ConsumerName=spec.name)
+                    ctx.reporter.info(f"registered stream consumer {spec.name}")
     active = poll_until(
         ctx,
         lambda: read(ctx, stream_arn, spec),

@@ -39,6 +39,43 @@ class ObservedFunction:
     environment: dict[str, str]
     code_sha256: str
     tags: dict[str, str]
+    state_reason_code: str = ""
+    last_update_reason: str = ""
+    last_update_reason_code: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """AWS gave up on its creation or on its last update; invocations may fail."""
+        return self.state == "Failed" or self.last_update_status == "Failed"
+
+    @property
+    def settling(self) -> bool:
+        return self.state == "Pending" or self.last_update_status == "InProgress"
+
+    @property
+    def failure(self) -> str:
+        """What AWS says went wrong, as one phrase; "" when nothing did."""
+        said = []
+        if self.state == "Failed":
+            said.append(_said("State Failed", self.state_reason_code, self.state_reason))
+        if self.last_update_status == "Failed":
+            said.append(
+                _said(
+                    "LastUpdateStatus Failed", self.last_update_reason_code, self.last_update_reason
+                )
+            )
+        return "; ".join(said)
+
+
+def _said(what: str, code: str, reason: str) -> str:
+    return f"{what}{f' ({code})' if code else ''}: {reason or 'no reason given'}"
+
+
+class FunctionFailedError(AwsError):
+    """Lambda reports the function Failed: it must not be fed, and `up` must not succeed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "FunctionFailed")
 
 
 @dataclass(frozen=True)
@@ -72,7 +109,10 @@ def _observed(config: dict[str, Any], tags: dict[str, str]) -> ObservedFunction:
         arn=config["FunctionArn"],
         state=config.get("State", "Active"),
         last_update_status=config.get("LastUpdateStatus", "Successful"),
-        state_reason=config.get("StateReason", "") or config.get("LastUpdateStatusReason", ""),
+        state_reason=config.get("StateReason") or "",
+        state_reason_code=config.get("StateReasonCode") or "",
+        last_update_reason=config.get("LastUpdateStatusReason") or "",
+        last_update_reason_code=config.get("LastUpdateStatusReasonCode") or "",
         runtime=config.get("Runtime", ""),
         handler=config.get("Handler", ""),
         timeout=int(config.get("Timeout", 3)),
@@ -125,6 +165,12 @@ def plan(ctx: Context, desired: DesiredFunction, observed: ObservedFunction | No
             ),
         )
     details = drift(desired, observed)
+    if observed.failed:
+        repair = f"{observed.failure}: re-apply its code and configuration to repair it"
+        return Change("function", spec.name, "update", (repair, *details), observed)
+    if observed.settling and not details:
+        waiting = f"{observed.state}/{observed.last_update_status}: `up` waits until it is ready"
+        return Change("function", spec.name, "none", (waiting,), observed)
     return Change("function", spec.name, "update" if details else "none", tuple(details), observed)
 
 
@@ -137,9 +183,14 @@ def _update_in_progress(err: Exception) -> bool:
 
 
 def apply(ctx: Context, desired: DesiredFunction, change: Change) -> dict[str, str]:
+    """Create or update; either way, done only when Lambda reports it Active and its last
+    update Successful. A Failed function is repaired by re-applying code and configuration
+    (AWS starts a new attempt); if it is still Failed, that is the step's failure."""
     observed = _create(ctx, desired) if change.action == "create" else change.observed
     if change.action in ("create", "update"):
         _converge(ctx, desired, observed)
+    elif observed.settling:
+        _ready(ctx, desired.spec.name)
     return {"function_arn": observed.arn}
 
 
@@ -178,30 +229,42 @@ def _create(ctx: Context, desired: DesiredFunction) -> ObservedFunction:
                 ) from None
             return existing
     ctx.reporter.info(f"created function {spec.name}")
-    wait(
-        ctx,
-        client,
-        "function_active_v2",
-        f"function {spec.name} to become Active",
-        FunctionName=spec.name,
-    )
+    _wait(ctx, "function_active_v2", "to become Active", spec.name, "was created")
     # The create response still says Pending; the waiter has just seen it Active.
     return replace(_observed(created, dict(ctx.config.tags)), state="Active")
+
+
+def _wait(ctx: Context, waiter: str, until: str, name: str, after: str) -> None:
+    """A Lambda waiter; when it stops on a Failed state, the error says what AWS said."""
+    try:
+        wait(ctx, ctx.clients.lambda_, waiter, f"function {name} {until}", FunctionName=name)
+    except AwsError as err:
+        current = read(ctx, FunctionSpec(name=name)) if err.code == "WaiterError" else None
+        if current is None or not current.failed:
+            raise
+        raise FunctionFailedError(
+            f"function {name} is Failed after it {after}: {current.failure}"
+        ) from None
+
+
+def _ready(ctx: Context, name: str) -> None:
+    """Until Lambda has finished whatever it is doing to the function (Pending, InProgress)."""
+    _wait(ctx, "function_active_v2", "to become Active", name, "was created")
+    _wait(ctx, "function_updated_v2", "to finish its update", name, "was updated")
 
 
 def _converge(ctx: Context, desired: DesiredFunction, observed: ObservedFunction) -> None:
     """Code first, then configuration; Lambda refuses an update while another is running."""
     client = ctx.clients.lambda_
     name = desired.spec.name
-    if observed.state == "Pending":
-        wait(
-            ctx,
-            client,
-            "function_active_v2",
-            f"function {name} to become Active",
-            FunctionName=name,
-        )
-    if code_drift(desired, observed):
+    if observed.settling:
+        with contextlib.suppress(FunctionFailedError):  # a Failed one is repaired below
+            _ready(ctx, name)
+        observed = read(ctx, desired.spec) or observed
+    repair = observed.failed
+    if repair:
+        ctx.reporter.info(f"function {name} is Failed ({observed.failure}); repairing it")
+    if repair or code_drift(desired, observed):
         with translated(f"updating code of function {name}"):
             retry_while(
                 ctx,
@@ -214,11 +277,9 @@ def _converge(ctx: Context, desired: DesiredFunction, observed: ObservedFunction
                 f"the update in progress on function {name}",
                 seconds=ctx.settle_seconds,
             )
-        wait(
-            ctx, client, "function_updated_v2", f"code update of function {name}", FunctionName=name
-        )
+        _wait(ctx, "function_updated_v2", "to finish its code update", name, "got its code")
         ctx.reporter.info(f"updated code of function {name}")
-    if configuration_drift(desired, observed):
+    if repair or configuration_drift(desired, observed):
         spec = desired.spec
         with translated(f"updating configuration of function {name}"):
             retry_while(
@@ -236,14 +297,25 @@ def _converge(ctx: Context, desired: DesiredFunction, observed: ObservedFunction
                 f"function {name} to accept its configuration",
                 seconds=max(ctx.settle_seconds, ctx.propagation_seconds),
             )
-        wait(
+        _wait(
             ctx,
-            client,
             "function_updated_v2",
-            f"configuration update of function {name}",
-            FunctionName=name,
+            "to finish its configuration update",
+            name,
+            "got its configuration",
         )
         ctx.reporter.info(f"updated configuration of function {name}")
+    if repair:
+        # An update can succeed while the function itself stays Failed (State, not the update).
+        _wait(ctx, "function_active_v2", "to become Active", name, "was repaired")
+        current = read(ctx, desired.spec)
+        if current is None or current.failed:
+            failure = current.failure if current else "it no longer exists"
+            raise FunctionFailedError(
+                f"function {name} is still Failed after its code and configuration were "
+                f"re-applied: {failure}"
+            )
+        ctx.reporter.info(f"repaired function {name}: Active")
 
 
 def plan_delete(observed: ObservedFunction | None, spec: FunctionSpec, stack: str) -> Change:

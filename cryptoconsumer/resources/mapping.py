@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from cryptoconsumer.aws import error_message, translated
-from cryptoconsumer.config import MappingSpec
-from cryptoconsumer.errors import PlanBlockedError
+from cryptoconsumer.config import STACK_TAG, MappingSpec
+from cryptoconsumer.errors import AwsError, PlanBlockedError
 from cryptoconsumer.resources.base import (
     Change,
     Context,
@@ -206,6 +206,13 @@ def plan(
             Change("mapping", current.uuid, "replace", (*reasons, "checkpoints reset"), current),
         ]
     details = drift(desired, current)
+    reason = current.state_reason
+    if current.state == "Disabled" and reason and not reason.startswith("User"):
+        # Disabled by AWS, not by a person ("User action"): say why before re-enabling.
+        details.append(f"disabled by AWS: StateTransitionReason: {reason}")
+    if not details and current.state not in SETTLED_STATES:
+        details = [f"state {current.state}: `up` waits until it is Enabled"]
+        return [*extras, Change("mapping", current.uuid, "none", tuple(details), current)]
     return [
         *extras,
         Change("mapping", current.uuid, "update" if details else "none", tuple(details), current),
@@ -219,6 +226,20 @@ def _settled(ctx: Context, uuid: str, doing: str) -> dict[str, Any] | None:
         lambda config: config is None or config.get("State") in SETTLED_STATES,
         f"mapping {uuid} {doing}",
     )
+
+
+def _enabled(ctx: Context, uuid: str, doing: str, after: str) -> None:
+    """Settled AND Enabled: a mapping AWS left Disabled (StateTransitionReason) feeds nothing."""
+    config = _settled(ctx, uuid, doing)
+    if config is None:
+        raise AwsError(f"mapping {uuid} disappeared after it {after}", "MappingNotFound")
+    if config.get("State") != "Enabled":
+        reason = config.get("StateTransitionReason") or "no reason given"
+        raise AwsError(
+            f"mapping {uuid} is {config.get('State')} after it {after}: "
+            f"StateTransitionReason: {reason}",
+            "MappingNotEnabled",
+        )
 
 
 def _in_use(err: Exception) -> bool:
@@ -255,6 +276,8 @@ def apply(ctx: Context, desired: DesiredMapping, change: Change) -> dict[str, st
     uuid = _create(ctx, desired) if change.action in ("create", "replace") else change.observed.uuid
     if change.action == "update":
         _update(ctx, desired, uuid)
+    elif change.action == "none" and change.observed.state not in SETTLED_STATES:
+        _enabled(ctx, uuid, "to settle", "settled")
     return {"mapping_uuid": uuid}
 
 
@@ -293,7 +316,7 @@ def _create(ctx: Context, desired: DesiredMapping) -> str:
             _update(ctx, desired, uuid)
             return uuid
     ctx.reporter.info(f"created mapping {uuid}")
-    _settled(ctx, uuid, "to become Enabled")
+    _enabled(ctx, uuid, "to become Enabled", "was created")
     return uuid
 
 
@@ -308,18 +331,32 @@ def _update(ctx: Context, desired: DesiredMapping, uuid: str) -> None:
             seconds=max(ctx.settle_seconds, ctx.propagation_seconds),
         )
     ctx.reporter.info(f"updated mapping {uuid}")
-    _settled(ctx, uuid, "to finish updating")
+    _enabled(ctx, uuid, "to finish updating", "was updated")
 
 
-def plan_delete(observed_all: list[ObservedMapping], stack: str, label: str) -> list[Change]:
+def plan_delete(
+    observed_all: list[ObservedMapping], stack: str, label: str, function_deleted: bool = False
+) -> list[Change]:
     if not observed_all:
         return [Change("mapping", label, "none", ("does not exist",))]
     return [
         Change("mapping", m.uuid, "delete", (f"from {m.source_arn}",), m)
         if owned(m.tags, stack)
-        else Change("mapping", m.uuid, "none", ("not tagged for this stack; left alone",))
+        else Change("mapping", m.uuid, "none", _left_alone(m, function_deleted), m)
         for m in observed_all
     ]
+
+
+def _left_alone(found: ObservedMapping, function_deleted: bool) -> tuple[str, ...]:
+    other = found.tags.get(STACK_TAG)
+    whose = f"belongs to stack {other}" if other else "not tagged for any stack"
+    if not function_deleted:
+        return (f"{whose}; left alone",)
+    function_name = found.function_arn.rsplit(":", 1)[-1]
+    return (
+        f"{whose}; left alone, and left pointing at function {function_name}, which this "
+        "destroy deletes: its records will fail until its owner deletes the mapping",
+    )
 
 
 def delete(ctx: Context, change: Change) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from cryptoconsumer.aws import translated
 from cryptoconsumer.config import RoleSpec
+from cryptoconsumer.errors import InputError
 from cryptoconsumer.resources.base import Change, Context, owned, tag_dict, tag_list
 
 POLICY_NAME = "cryptoconsumer-least-privilege"
@@ -128,6 +130,95 @@ def normalised(document: dict[str, Any] | str) -> str:
         statement.pop("Sid", None)
         statements.append(json.dumps(statement, sort_keys=True))
     return json.dumps(sorted(statements))
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _every_resource(pattern: str) -> bool:
+    """ "*", or an ARN pattern whose resource part is only wildcards ("arn:aws:s3:::*",
+    "arn:aws:iam::123456789012:*", "arn:*"): every resource, or every one of a service."""
+    parts = pattern.split(":", 5)
+    resource = parts[5] if len(parts) == 6 else parts[-1]
+    return "*" in resource and set(resource) <= {"*", "?", "/"}
+
+
+def _every_action(pattern: str) -> str | None:
+    """What the pattern grants when it is every action, or every action of a service."""
+    if set(pattern) <= {"*", "?"} and "*" in pattern:
+        return f"every action ({pattern!r})"
+    service, _, name = pattern.partition(":")
+    if "*" in service or "?" in service:
+        return f"actions of every service ({pattern!r})"
+    if "*" in name and set(name) <= {"*", "?"}:
+        return f"every {service} action ({pattern!r})"
+    return None
+
+
+def too_broad(document: dict[str, Any]) -> str | None:
+    """The first Allow statement that grants every action, or every action of a service, on
+    every resource; None when there is none. Conditions do not narrow it (a condition on the
+    region or the time is still all of a service). Patterns that name a part of one service
+    ("s3:Get*", "s3:*Object*") are not "every action": AWS's read-only policies are made of
+    them."""
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    for index, statement in enumerate(statements):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        label = f"Statement[{index}]"
+        if statement.get("Sid"):
+            label = f"statement {statement['Sid']!r} ({label})"
+        if "NotResource" in statement:
+            excluded = _as_list(statement["NotResource"])
+            if "*" in excluded:
+                continue  # every resource but every resource: nothing
+            resources = f"every resource but {', '.join(excluded)} (NotResource)"
+        else:
+            broad = [r for r in _as_list(statement.get("Resource")) if _every_resource(r)]
+            if not broad:
+                continue
+            resources = f"every resource ({broad[0]!r})"
+        if "NotAction" in statement:
+            excluded = _as_list(statement["NotAction"])
+            if "*" not in excluded:
+                return f"{label} allows every action but {', '.join(excluded)} (NotAction) " + (
+                    f"on {resources}"
+                )
+            continue
+        for action in _as_list(statement.get("Action")):
+            granted = _every_action(action)
+            if granted:
+                return f"{label} allows {granted} on {resources}"
+    return None
+
+
+def check_managed_policies(ctx: Context, arns: tuple[str, ...]) -> None:
+    """Refuse, before anything changes, a managed policy that grants every action (or every
+    action of a service) on every resource. Its default version is what the role would get."""
+    client = ctx.clients.iam
+    for arn in arns:
+        with translated(f"reading managed policy {arn} to check what it grants"):
+            try:
+                version = client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            except client.exceptions.NoSuchEntityException:
+                raise InputError(f"--managed-policy {arn} does not exist") from None
+            # botocore URL-decodes and parses the document IAM sends.
+            document = client.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+                "Document"
+            ]
+        if isinstance(document, str):
+            document = json.loads(document)
+        offending = too_broad(document)
+        if offending:
+            raise InputError(
+                f"--managed-policy {arn}: its default version {version}: {offending}; that "
+                "defeats least privilege: attach a policy that names its actions and resources"
+            )
 
 
 def read(ctx: Context, spec: RoleSpec) -> ObservedRole | None:
@@ -263,15 +354,27 @@ def plan_delete(observed: ObservedRole | None, spec: RoleSpec, stack: str) -> Ch
 
 
 def delete(ctx: Context, change: Change) -> None:
+    """Policies first: IAM refuses to delete a role that still has any (DeleteConflict)."""
     client = ctx.clients.iam
-    observed: ObservedRole = change.observed
     with translated(f"deleting role {change.name}"):
         try:
-            for arn in observed.managed_policy_arns:
-                client.detach_role_policy(RoleName=change.name, PolicyArn=arn)
-            for name in observed.inline_policies:
-                client.delete_role_policy(RoleName=change.name, PolicyName=name)
-            client.delete_role(RoleName=change.name)
-        except client.exceptions.NoSuchEntityException:
-            pass
+            _delete(client, change.observed)
+        except client.exceptions.DeleteConflictException:
+            # A policy attached since the plan read the role: read it again, once.
+            current = read(ctx, RoleSpec(name=change.name))
+            if current is not None:
+                _delete(client, current)
     ctx.reporter.info(f"deleted role {change.name}")
+
+
+def _delete(client: Any, observed: ObservedRole) -> None:
+    """Each call on its own: a re-run may find some policies already gone."""
+    name = observed.name
+    for arn in observed.managed_policy_arns:
+        with contextlib.suppress(client.exceptions.NoSuchEntityException):
+            client.detach_role_policy(RoleName=name, PolicyArn=arn)
+    for policy in observed.inline_policies:
+        with contextlib.suppress(client.exceptions.NoSuchEntityException):
+            client.delete_role_policy(RoleName=name, PolicyName=policy)
+    with contextlib.suppress(client.exceptions.NoSuchEntityException):
+        client.delete_role(RoleName=name)

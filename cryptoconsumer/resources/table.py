@@ -12,6 +12,18 @@ from cryptoconsumer.errors import PlanBlockedError
 from cryptoconsumer.resources.base import Change, Context, field_diff, owned, tag_list, wait
 
 KEY_SCHEMA = (("ticker", "HASH"), ("last_refreshed", "RANGE"))
+# States that end by themselves in ACTIVE; DELETING ends with no table; any other
+# (INACCESSIBLE_ENCRYPTION_CREDENTIALS, ARCHIVING, ARCHIVED, REPLICATION_NOT_AUTHORIZED, ...)
+# needs a person: the function cannot write to the table in it.
+SETTLING_STATES = ("CREATING", "UPDATING")
+UNUSABLE_BECAUSE = {
+    "INACCESSIBLE_ENCRYPTION_CREDENTIALS": (
+        "its KMS key cannot be used (disabled, scheduled for deletion or its grant revoked); "
+        "restore access to the key (after 7 days DynamoDB archives the table)"
+    ),
+    "ARCHIVING": "DynamoDB is archiving it because its KMS key was inaccessible for 7 days",
+    "ARCHIVED": "DynamoDB archived it because its KMS key was inaccessible for 7 days",
+}
 
 
 @dataclass(frozen=True)
@@ -35,11 +47,14 @@ def read(ctx: Context, spec: TableSpec) -> ObservedTable | None:
             table = client.describe_table(TableName=spec.name)["Table"]
         except client.exceptions.ResourceNotFoundException:
             return None
-        tags = {
-            tag["Key"]: tag["Value"]
-            for page in _tag_pages(client, table["TableArn"])
-            for tag in page
-        }
+        try:
+            tags = {
+                tag["Key"]: tag["Value"]
+                for page in _tag_pages(client, table["TableArn"])
+                for tag in page
+            }
+        except client.exceptions.ResourceNotFoundException:
+            return None  # deleted between the two calls: as good as gone
         pitr = False
         if table["TableStatus"] == "ACTIVE":
             backups = client.describe_continuous_backups(TableName=spec.name)
@@ -116,29 +131,53 @@ def plan(ctx: Context, spec: TableSpec, observed: ObservedTable | None) -> Chang
         )
     if observed.status == "DELETING":
         return Change(
-            "table", spec.name, "create", ("table is being deleted; re-create",), observed=None
+            "table", spec.name, "create", ("table is being deleted; re-create",), observed
+        )
+    if observed.status != "ACTIVE" and observed.status not in SETTLING_STATES:
+        why = UNUSABLE_BECAUSE.get(observed.status, "the function cannot write to it")
+        raise PlanBlockedError(
+            f"table {spec.name} is {observed.status}, not ACTIVE: {why}; fix the table first"
         )
     details = drift(spec, observed)
+    if observed.status != "ACTIVE" and not details:
+        waiting = f"status {observed.status}: `up` waits until it is ACTIVE"
+        return Change("table", spec.name, "none", (waiting,), observed)
     return Change("table", spec.name, "update" if details else "none", tuple(details), observed)
 
 
+def settling(observed: ObservedTable | None) -> bool:
+    return observed is not None and observed.status in SETTLING_STATES
+
+
 def apply(ctx: Context, spec: TableSpec, change: Change) -> dict[str, str]:
-    arn = _create(ctx, spec) if change.action == "create" else change.observed.arn
+    if change.action == "create":
+        deleting = change.observed is not None and change.observed.status == "DELETING"
+        arn = _create(ctx, spec, deleting)
+    else:
+        arn = change.observed.arn
     if change.action in ("create", "update"):
         _converge(ctx, spec, change.observed if change.action == "update" else None)
+    elif settling(change.observed):
+        _active(ctx, spec.name)
     return {"table_arn": arn}
 
 
-def _create(ctx: Context, spec: TableSpec) -> str:
-    client = ctx.clients.dynamodb
-    # A table kept DELETING by an earlier destroy blocks its name until it is gone.
+def _active(ctx: Context, name: str) -> None:
     wait(
-        ctx,
-        client,
-        "table_not_exists",
-        f"table {spec.name} to finish deleting",
-        TableName=spec.name,
+        ctx, ctx.clients.dynamodb, "table_exists", f"table {name} to become ACTIVE", TableName=name
     )
+
+
+def _gone(ctx: Context, name: str) -> None:
+    client = ctx.clients.dynamodb
+    wait(ctx, client, "table_not_exists", f"table {name} to finish deleting", TableName=name)
+
+
+def _create(ctx: Context, spec: TableSpec, deleting: bool) -> str:
+    client = ctx.clients.dynamodb
+    if deleting:
+        # A table kept DELETING by an earlier destroy blocks its name until it is gone.
+        _gone(ctx, spec.name)
     params: dict[str, Any] = {
         "TableName": spec.name,
         "KeySchema": [{"AttributeName": n, "KeyType": k} for n, k in KEY_SCHEMA],
@@ -156,8 +195,13 @@ def _create(ctx: Context, spec: TableSpec) -> str:
         try:
             arn = client.create_table(**params)["TableDescription"]["TableArn"]
         except client.exceptions.ResourceInUseException:
-            # An interrupted earlier run created it; read and converge instead.
-            arn = client.describe_table(TableName=spec.name)["Table"]["TableArn"]
+            # An interrupted earlier run created it (read and converge), or a delete the
+            # plan did not see yet is still running (wait until it is gone, then create).
+            found = client.describe_table(TableName=spec.name)["Table"]
+            if found["TableStatus"] != "DELETING":
+                return str(found["TableArn"])
+            _gone(ctx, spec.name)
+            arn = client.create_table(**params)["TableDescription"]["TableArn"]
     ctx.reporter.info(f"created table {spec.name}")
     return arn
 
@@ -165,7 +209,8 @@ def _create(ctx: Context, spec: TableSpec) -> str:
 def _converge(ctx: Context, spec: TableSpec, observed: ObservedTable | None) -> None:
     """Bring billing, deletion protection and PITR to the spec; each refused while CREATING."""
     client = ctx.clients.dynamodb
-    wait(ctx, client, "table_exists", f"table {spec.name} to become ACTIVE", TableName=spec.name)
+    if observed is None or observed.status != "ACTIVE":
+        _active(ctx, spec.name)
     current = observed or read(ctx, spec)
     assert current is not None
     update: dict[str, Any] = {}
@@ -186,13 +231,7 @@ def _converge(ctx: Context, spec: TableSpec, observed: ObservedTable | None) -> 
         if update:
             client.update_table(TableName=spec.name, **update)
             ctx.reporter.info(f"updated table {spec.name}")
-            wait(
-                ctx,
-                client,
-                "table_exists",
-                f"table {spec.name} to become ACTIVE",
-                TableName=spec.name,
-            )
+            _active(ctx, spec.name)
         if current.point_in_time_recovery != spec.point_in_time_recovery:
             client.update_continuous_backups(
                 TableName=spec.name,
@@ -227,12 +266,22 @@ def plan_delete(
 def delete(ctx: Context, change: Change) -> None:
     client = ctx.clients.dynamodb
     name = change.name
+    status = change.observed.status
     with translated(f"deleting table {name}"):
-        if change.observed.status != "DELETING":
-            wait(ctx, client, "table_exists", f"table {name} to become ACTIVE", TableName=name)
-            if change.observed.deletion_protection:
+        if status != "DELETING":
+            if status != "ACTIVE":
+                _active(ctx, name)
+            protected = change.observed.deletion_protection
+            if protected:
                 client.update_table(TableName=name, DeletionProtectionEnabled=False)
-            with contextlib.suppress(client.exceptions.ResourceNotFoundException):
-                client.delete_table(TableName=name)
+            try:
+                with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+                    client.delete_table(TableName=name)
+            except Exception:
+                if protected:
+                    # The table stays: it must not stay unprotected because of this attempt.
+                    with contextlib.suppress(Exception):
+                        client.update_table(TableName=name, DeletionProtectionEnabled=True)
+                raise
     wait(ctx, client, "table_not_exists", f"table {name} to be deleted", TableName=name)
     ctx.reporter.info(f"deleted table {name}")

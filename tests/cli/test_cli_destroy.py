@@ -118,3 +118,83 @@ def test_destroy_keeps_the_table_and_says_how_to_delete_it(run, aws, stream_arn)
     third = run("destroy", "--yes", "--delete-table")
     assert third.exit_code == 0, str(third)
     assert inventory(aws).empty
+
+
+def _faulty(moto, monkeypatch):
+    """The CLI's clients, with tests/faults.py hooks (no delays, only what a test injects)."""
+    import boto3
+
+    from cryptoconsumer.aws import Clients
+    from cryptoconsumer.cli import stack_cmds
+    from tests.faults import Timings, aws_like
+
+    session = boto3.Session(region_name="us-east-1")
+    none = Timings(**{name: 0.0 for name in Timings.__dataclass_fields__})
+    faults = aws_like(session, timings=none, endpoint_url=moto.url)
+    monkeypatch.setattr(stack_cmds, "_clients", lambda target: Clients(target, session=session))
+    return faults
+
+
+def test_a_failed_delete_is_reported_everything_else_goes_and_a_rerun_finishes(
+    run, moto, aws, stream_arn, monkeypatch
+):
+    _deploy(run, stream_arn)
+    faults = _faulty(moto, monkeypatch)
+    faults.failing["lambda.DeleteFunction"] = 10_000  # HTTP 500 after botocore's retries
+
+    failed = run("destroy", "--yes", "--delete-table", "--output", "json")
+
+    assert failed.exit_code == 1, str(failed)
+    assert [line for line in failed.error_lines if line.startswith("error:")] == [
+        "error: deleting function crypto_data_consumer: ServiceException: "
+        "We encountered an internal error. Please try again.",
+        "error: destroy incomplete: 1 delete(s) failed, 0 held back; every other delete was "
+        "done; run destroy again to finish",
+    ]
+    document = failed.json()
+    assert document["failures"] == [
+        {
+            "resource": "function",
+            "name": "crypto_data_consumer",
+            "outcome": "failed",
+            "error": "deleting function crypto_data_consumer: ServiceException: "
+            "We encountered an internal error. Please try again.",
+        }
+    ]
+    left = inventory(aws)
+    assert left.functions == ("crypto_data_consumer",)
+    assert (left.tables, left.queues, left.roles, left.log_groups, left.mappings) == (
+        (),
+        (),
+        (),
+        (),
+        (),
+    )
+
+    faults.failing.clear()
+    again = run("destroy", "--yes", "--delete-table", "--output", "json")
+
+    assert again.exit_code == 0, str(again)
+    assert [
+        (c["resource"], c["action"]) for c in again.json()["changes"] if c["action"] != "none"
+    ] == [("function", "delete")]
+    assert inventory(aws).empty
+
+
+def test_a_mapping_that_cannot_be_deleted_holds_back_the_rest_in_text(
+    run, moto, aws, stream_arn, monkeypatch
+):
+    _deploy(run, stream_arn)
+    before = inventory(aws)
+    faults = _faulty(moto, monkeypatch)
+    faults.failing["lambda.DeleteEventSourceMapping"] = 10_000
+
+    failed = run("destroy", "--yes")
+
+    assert failed.exit_code == 1, str(failed)
+    errors = [line for line in failed.error_lines if line.startswith("error:")]
+    assert len(errors) == 1 + 4 + 1  # the mapping, what it held back (the table is kept), summary
+    assert errors[0].startswith("error: deleting mapping ")
+    assert errors[1].startswith("error: function crypto_data_consumer: not deleted: mapping ")
+    assert errors[-1].startswith("error: destroy incomplete: 1 delete(s) failed, 4 held back")
+    assert inventory(aws) == before

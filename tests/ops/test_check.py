@@ -55,10 +55,13 @@ def test_check_end_to_end_on_the_local_emulator(aws_env: None, cli: Any) -> None
 
 class SimulatedMapping:
     """Plays the event source mapping on in-process moto: each record put on the stream is
-    delivered to the real handler when the table has been polled `delay_polls` times."""
+    delivered to the real handler when the table has been polled `delay_polls` times; with
+    `first_poll` > 0, records put before that poll are never delivered (a LATEST mapping's
+    first poll)."""
 
-    def __init__(self, delay_polls: int) -> None:
+    def __init__(self, delay_polls: int, first_poll: int = 0) -> None:
         self.delay_polls = delay_polls
+        self.first_poll = first_poll
         self.pending: list[dict[str, Any]] = []
         self.polls: list[dict[str, Any]] = []
         self.function = InProcessLambda(REGION)
@@ -67,7 +70,7 @@ class SimulatedMapping:
         session = boto3.Session(region_name=REGION)
         session.events.register("before-parameter-build.kinesis.PutRecord", self._keep)
         session.events.register("after-call.kinesis.PutRecord", self._put)
-        session.events.register("provide-client-params.dynamodb.GetItem", self._poll)
+        session.events.register("provide-client-params.dynamodb.BatchGetItem", self._poll)
         return session
 
     @staticmethod
@@ -76,6 +79,8 @@ class SimulatedMapping:
 
     def _put(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         params = context["put"]
+        if len(self.polls) < self.first_poll:
+            return  # before the mapping's first poll: never read
         self.pending.append(
             {
                 "kinesis": {
@@ -118,14 +123,47 @@ def test_check_polls_until_the_item_appears_then_deletes_it(
     assert document["ok"] is True
     assert document["latency_ms"] >= 0
     assert len(mapping.polls) == 3
-    assert all(poll["ConsistentRead"] is True for poll in mapping.polls)
-    assert mapping.polls[0]["Key"] == {
-        "ticker": {"S": "CANARYTEST"},
-        "last_refreshed": {"S": document["last_refreshed"]},
-    }
+    reads = [poll["RequestItems"][deployed.table_name] for poll in mapping.polls]
+    assert all(read["ConsistentRead"] is True for read in reads)
+    assert reads[0]["Keys"] == [
+        {"ticker": {"S": "CANARYTEST"}, "last_refreshed": {"S": document["last_refreshed"]}}
+    ]
+    assert document["canaries_put"] == 1 and document["canaries_deleted"] == 1
     (summary,) = [json.loads(line) for line in mapping.function.printed]
     assert summary["written"] == 1
     assert canary_items(deployed.clients, deployed.table_name) == []
+
+
+def test_a_canary_put_before_the_first_poll_is_followed_by_a_fresh_one(
+    deployed: Deployed, cli: Any, monkeypatch: pytest.MonkeyPatch, fast_polls: None
+) -> None:
+    """A LATEST mapping misses the first canary; the next one, put later, is read."""
+    mapping = SimulatedMapping(delay_polls=1, first_poll=2)
+    session = mapping.session()
+    monkeypatch.setattr(ops_cmds, "_clients", lambda target: Clients(target, session=session))
+
+    result = cli("check", "--timeout", "20", "--output", "json")
+
+    assert result.exit_code == 0, result.stderr
+    document = json_of(result)
+    assert document["ok"] is True and document["arrived"] is True
+    assert document["canaries_put"] >= 2
+    assert document["canaries_deleted"] == 1
+    keys = [
+        k["last_refreshed"]["S"]
+        for k in mapping.polls[-1]["RequestItems"][deployed.table_name]["Keys"]
+    ]
+    assert len(set(keys)) == len(keys) == document["canaries_put"]  # one key each
+    assert document["last_refreshed"] == keys[-1]  # the last one put is the one that arrived
+    assert canary_items(deployed.clients, deployed.table_name) == []
+
+
+def test_canaries_get_distinct_later_keys() -> None:
+    first = canary.new_tick()
+    second = canary.new_tick(after=first)
+    third = canary.new_tick(after=second)
+
+    assert first.last_refreshed < second.last_refreshed < third.last_refreshed
 
 
 def test_the_canary_is_the_reserved_ticker_with_a_unique_marker() -> None:
@@ -162,6 +200,7 @@ def test_a_canary_that_never_arrives_exits_3_with_the_reasons(
     document = json_of(result)
     assert document["ok"] is False and document["arrived"] is False
     assert document["latency_ms"] is None and document["deleted"] is False
+    assert document["canaries_put"] >= 1 and document["canaries_deleted"] == 0
     assert any(
         reason.startswith(f"mapping {uuid}: state Disabled") for reason in document["reasons"]
     )

@@ -52,7 +52,11 @@ def test_a_fresh_stack_is_healthy_with_zero_metrics(deployed: Deployed, cli: Any
     assert document["health"]["function"] == {
         "name": deployed.function_name,
         "state": "Active",
+        "state_reason": None,
+        "state_reason_code": None,
         "last_update_status": "Successful",
+        "last_update_status_reason": None,
+        "last_update_status_reason_code": None,
     }
     assert document["health"]["dead_letter_queue"] == {
         "name": deployed.config.queue.name,

@@ -73,13 +73,29 @@ def test_function_updates_wait_for_pending_and_in_progress(
 
 def test_update_retries_when_another_update_is_in_progress(world: World) -> None:
     world.up()
-    # Someone else's update is still running when ours arrives.
+    config = world.config(memory=1024)
+    prepared = stack.plan_up(config, world.clients, ctx=world.context(config))
+    # Someone else's update starts after the plan read the function, before ours arrives.
+    world.faults._function_updating_until["crypto_data_consumer"] = time.monotonic() + 0.3
+
+    stack.execute(prepared)
+
+    assert (
+        world.faults.refusals["lambda.UpdateFunctionConfiguration:ResourceConflictException"] >= 1
+    )
+    config = world.plain("lambda").get_function_configuration(FunctionName="crypto_data_consumer")
+    assert config["MemorySize"] == 1024
+
+
+def test_an_update_seen_in_progress_is_waited_for_not_collided_with(world: World) -> None:
+    world.up()
     world.faults._function_updating_until["crypto_data_consumer"] = time.monotonic() + 0.3
 
     world.up(memory=1024)
 
+    assert world.faults.calls["lambda.UpdateFunctionConfiguration"] == 1
     assert (
-        world.faults.refusals["lambda.UpdateFunctionConfiguration:ResourceConflictException"] >= 1
+        world.faults.refusals["lambda.UpdateFunctionConfiguration:ResourceConflictException"] == 0
     )
     config = world.plain("lambda").get_function_configuration(FunctionName="crypto_data_consumer")
     assert config["MemorySize"] == 1024
@@ -105,18 +121,35 @@ def test_up_right_after_destroy_waits_for_the_table_and_the_queue_name(world: Wo
     # Windows long enough that a loaded machine still meets them after the destroy.
     world.faults.timings.queue_name_reuse = 3.0
     world.faults.timings.table_deleting = 1.0
-    world.destroy(delete_table=True)
+    world.destroy()
+    # Deleted by hand, without waiting: the table is still DELETING when `up` reads it.
+    dynamodb = world.clients.dynamodb
+    dynamodb.update_table(TableName="crypto_intraday", DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName="crypto_intraday")
+    world.reporter.messages.clear()
 
     world.up()  # table still DELETING, queue name not yet reusable
 
     assert world.faults.refusals["sqs.CreateQueue:AWS.SimpleQueueService.QueueDeletedRecently"] >= 1
     assert any("60 s after a delete" in m for m in world.reporter.messages)
-    assert any("to finish deleting" in m for m in world.reporter.messages)
+    assert "waiting for table crypto_intraday to finish deleting" in world.reporter.messages
     assert (
         world.plain("dynamodb").describe_table(TableName="crypto_intraday")["Table"]["TableStatus"]
         == "ACTIVE"
     )
     assert world.plain("sqs").get_queue_url(QueueName="crypto_data_consumer-dlq")["QueueUrl"]
+
+
+def test_a_fresh_up_says_only_what_it_really_waits_for(world: World) -> None:
+    world.up()
+
+    waits = [m for m in world.reporter.messages if m.startswith("waiting for")]
+    assert not any("finish deleting" in m or "deregistering" in m for m in waits), waits
+    assert "waiting for table crypto_intraday to become ACTIVE" in waits  # it was CREATING
+
+    world.reporter.messages.clear()
+    world.up(memory=512)  # an update of an ACTIVE table's neighbour: no table wait at all
+    assert not any("table" in m for m in world.reporter.messages), world.reporter.messages
 
 
 def test_mapping_update_retries_while_it_is_in_use(world: World) -> None:
