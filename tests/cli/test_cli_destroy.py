@@ -148,7 +148,9 @@ def test_a_failed_delete_is_reported_everything_else_goes_and_a_rerun_finishes(
     assert [line for line in failed.error_lines if line.startswith("error:")] == [
         "error: deleting function crypto_data_consumer: ServiceException: "
         "We encountered an internal error. Please try again.",
-        "error: destroy incomplete: 1 delete(s) failed, 0 held back; every other delete was "
+        "error: settings /cryptoconsumer/crypto/settings: not deleted: kept, so that running "
+        "destroy again finds what is left",
+        "error: destroy incomplete: 1 delete(s) failed, 1 held back; every other delete was "
         "done; run destroy again to finish",
     ]
     document = failed.json()
@@ -159,7 +161,13 @@ def test_a_failed_delete_is_reported_everything_else_goes_and_a_rerun_finishes(
             "outcome": "failed",
             "error": "deleting function crypto_data_consumer: ServiceException: "
             "We encountered an internal error. Please try again.",
-        }
+        },
+        {
+            "resource": "settings",
+            "name": "/cryptoconsumer/crypto/settings",
+            "outcome": "held back",
+            "error": "kept, so that running destroy again finds what is left",
+        },
     ]
     left = inventory(aws)
     assert left.functions == ("crypto_data_consumer",)
@@ -177,7 +185,7 @@ def test_a_failed_delete_is_reported_everything_else_goes_and_a_rerun_finishes(
     assert again.exit_code == 0, str(again)
     assert [
         (c["resource"], c["action"]) for c in again.json()["changes"] if c["action"] != "none"
-    ] == [("function", "delete")]
+    ] == [("function", "delete"), ("settings", "delete")]
     assert inventory(aws).empty
 
 
@@ -193,8 +201,9 @@ def test_a_mapping_that_cannot_be_deleted_holds_back_the_rest_in_text(
 
     assert failed.exit_code == 1, str(failed)
     errors = [line for line in failed.error_lines if line.startswith("error:")]
-    assert len(errors) == 1 + 4 + 1  # the mapping, what it held back (the table is kept), summary
+    # the mapping, what it held back (the table is kept; the record stays for the re-run), summary
+    assert len(errors) == 1 + 5 + 1
     assert errors[0].startswith("error: deleting mapping ")
     assert errors[1].startswith("error: function crypto_data_consumer: not deleted: mapping ")
-    assert errors[-1].startswith("error: destroy incomplete: 1 delete(s) failed, 4 held back")
+    assert errors[-1].startswith("error: destroy incomplete: 1 delete(s) failed, 5 held back")
     assert inventory(aws) == before

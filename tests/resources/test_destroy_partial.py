@@ -53,7 +53,13 @@ def left(world: World) -> set[str]:
         found.add("queue")
     if world.plain("dynamodb").list_tables()["TableNames"]:
         found.add("table")
+    if world.plain("ssm").describe_parameters()["Parameters"]:
+        found.add("settings")
     return found
+
+
+# While anything is left, the stack's recorded settings stay: a re-run finds the rest by them.
+KEPT_RECORD = ("settings", "held back")
 
 
 def failures_of(world: World) -> list[StepFailure]:
@@ -69,10 +75,11 @@ def test_one_failed_delete_stops_no_other_and_a_rerun_finishes(world: World, res
 
     failures = failures_of(world)
 
-    (failure,) = failures
+    failure, kept = failures
     assert (failure.resource, failure.outcome) == (resource, "failed")
     assert failure.error.startswith("deleting ") and "internal error" in failure.error
-    assert left(world) == {resource}
+    assert (kept.resource, kept.outcome) == KEPT_RECORD
+    assert left(world) == {resource, "settings"}
     if resource == "table":
         # The delete failed after protection was turned off: it is on again.
         table = world.plain("dynamodb").describe_table(TableName="crypto_intraday")["Table"]
@@ -82,7 +89,10 @@ def test_one_failed_delete_stops_no_other_and_a_rerun_finishes(world: World, res
     again = destroy(world)
 
     assert left(world) == set()
-    assert [c.resource for c in again.plan.changes if c.action == "delete"] == [resource]
+    assert [c.resource for c in again.plan.changes if c.action == "delete"] == [
+        resource,
+        "settings",
+    ]
 
 
 def test_a_mapping_that_cannot_be_deleted_holds_back_everything_it_feeds(world: World) -> None:
@@ -98,10 +108,11 @@ def test_a_mapping_that_cannot_be_deleted_holds_back_everything_it_feeds(world: 
         ("queue", "held back"),
         ("role", "held back"),
         ("table", "held back"),
+        KEPT_RECORD,
     ]
     assert "could not be deleted and may still feed the function" in failures[1].error
     assert failures[1].line.startswith(f"function {FUNCTION}: not deleted: mapping ")
-    assert left(world) == set(STACK_RESOURCES)
+    assert left(world) == {*STACK_RESOURCES, "settings"}
     assert world.faults.calls["lambda.DeleteFunction"] == 0
     assert world.faults.calls["iam.DeleteRole"] == 0
 
@@ -117,8 +128,8 @@ def test_two_failures_are_both_reported(world: World) -> None:
 
     failures = failures_of(world)
 
-    assert sorted(f.resource for f in failures) == ["function", "queue"]
-    assert left(world) == {"function", "queue"}
+    assert sorted(f.resource for f in failures) == ["function", "queue", "settings"]
+    assert left(world) == {"function", "queue", "settings"}
     world.faults.failing.clear()
     destroy(world)
     assert left(world) == set()
@@ -193,6 +204,7 @@ def test_a_function_still_fed_by_someone_else_keeps_what_it_uses(world: World) -
         ("queue", "held back"),
         ("role", "held back"),
         ("table", "held back"),
+        KEPT_RECORD,
     ]
     assert "a mapping this stack does not own still feeds it" in failures[1].error
-    assert left(world) == set(STACK_RESOURCES)  # ours is gone; the foreign one stays
+    assert left(world) == {*STACK_RESOURCES, "settings"}  # ours is gone; the foreign one stays
