@@ -80,6 +80,7 @@ def deploy(
     *,
     stack_name: str = STACK_NAME,
     with_stream: bool = True,
+    termination_protection: bool = False,
 ) -> Seed:
     """Everything `cdk deploy` of the seed app leaves: bootstrap version, asset, stack."""
     body = body or template()
@@ -98,7 +99,10 @@ def deploy(
             s3.put_object(Bucket=code["S3Bucket"], Key=code["S3Key"], Body=old_function_zip())
     cloudformation = aws("cloudformation")
     stack_id = cloudformation.create_stack(
-        StackName=stack_name, TemplateBody=json.dumps(body), Capabilities=["CAPABILITY_IAM"]
+        StackName=stack_name,
+        TemplateBody=json.dumps(body),
+        Capabilities=["CAPABILITY_IAM"],
+        EnableTerminationProtection=termination_protection,
     )["StackId"]
     cloudformation.get_waiter("stack_create_complete").wait(
         StackName=stack_id, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
