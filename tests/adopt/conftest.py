@@ -18,6 +18,10 @@ from cryptoconsumer.progress import RecordingReporter
 from cryptoconsumer.resources.base import Context
 from tests.adopt import seed
 from tests.faults import AwsLike, Timings, aws_like
+from tests.local.conftest import harness
+
+# The local emulator with its poller, for the end-to-end test.
+__all__ = ["harness"]
 
 REGION = "us-east-1"
 
