@@ -225,6 +225,29 @@ def test_names_the_stack_cannot_take_are_refused(run, moto, aws, option, value, 
     assert said in line
 
 
+def test_the_stacks_own_role_name_is_refused(run, moto, aws):
+    deployed = seed.deploy(aws)
+    resources = aws("cloudformation").describe_stack_resources(StackName=deployed.stack_id)
+    (role,) = [r for r in resources["StackResources"] if r["ResourceType"] == "AWS::IAM::Role"]
+
+    line = refused(run, moto, *ARGS, "--role-name", role["PhysicalResourceId"])
+
+    assert f"role {role['PhysicalResourceId']} belongs to CloudFormation stack" in line
+
+
+def test_two_functions_are_refused(run, moto, aws):
+    def second_function(body: dict[str, Any]) -> None:
+        function = dict(resource_of(body, "AWS::Lambda::Function"))
+        function["Properties"] = {**function["Properties"], "FunctionName": "second_consumer"}
+        body["Resources"]["SecondFunction0A1B2C3D"] = function
+
+    seed.deploy(aws, seed.changed(second_function))
+
+    line = refused(run, moto, *ARGS)
+
+    assert "has 2 functions" in line
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
