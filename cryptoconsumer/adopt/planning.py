@@ -246,13 +246,13 @@ def _check_names(config: StackConfig, source: Source) -> None:
 def _our_mapping(clients: Clients, config: StackConfig) -> StackOptions | None:
     """Where this stack's mapping on the stream already starts (an interrupted adopt), so a
     re-run plans no replacement; None when it does not exist yet."""
-    assert config.stream is not None
     client = clients.lambda_
     with translated(f"listing mappings of function {config.function.name}"):
         try:
-            found = client.list_event_source_mappings(
-                FunctionName=config.function.name, EventSourceArn=config.stream.arn
-            )["EventSourceMappings"]
+            # By function alone: with --enhanced-fan-out the source is the stream's consumer.
+            found = client.list_event_source_mappings(FunctionName=config.function.name)[
+                "EventSourceMappings"
+            ]
         except client.exceptions.ResourceNotFoundException:
             return None
         for mapping in found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cryptoconsumer import adopt
 from cryptoconsumer.errors import AwsError
 from tests.adopt import seed
 from tests.adopt.conftest import AdoptWorld
@@ -90,7 +91,8 @@ def test_delete_failed_reports_the_reason_and_keeps_both_mappings_enabled(
 def test_a_rerun_while_delete_is_in_progress_waits_without_deleting_again(
     world: AdoptWorld,
 ) -> None:
-    world.faults.timings.stack_deleting = 0.4
+    # Long enough that the re-run's reads all fall inside DELETE_IN_PROGRESS.
+    world.faults.timings.stack_deleting = 2.0
     first = world.prepare()
     # The first run's up and DeleteStack, as if killed right after DeleteStack answered.
     from cryptoconsumer import stack
@@ -102,7 +104,8 @@ def test_a_rerun_while_delete_is_in_progress_waits_without_deleting_again(
 
     assert again.phase == "finish"
     assert again.cfn is not None and again.cfn.status == "DELETE_IN_PROGRESS"
-    adopted = world.adopt()
+    assert [d.action for d in again.deletions if d.kind == "table"] == ["retain"]
+    adopted = adopt.execute(again)
     assert adopted.cloudformation == "deleted"
     assert world.faults.calls["cloudformation.DeleteStack"] == 1
     assert mapping_states(world) == {seed.NEW_FUNCTION: "Enabled"}
