@@ -194,6 +194,7 @@ class Clients:
         "kms",
         "cloudwatch",
         "ssm",
+        "cloudformation",
     )
 
     def __init__(self, target: AwsTarget, session: boto3.Session | None = None) -> None:
@@ -296,6 +297,10 @@ class Clients:
     @property
     def ssm(self) -> Any:
         return self.client("ssm")
+
+    @property
+    def cloudformation(self) -> Any:
+        return self.client("cloudformation")
 
     def account_id(self) -> str:
         """The caller's account; also proves credentials work before anything changes."""

@@ -17,6 +17,7 @@ from cryptoconsumer.aws import Clients, error_code, translated
 from cryptoconsumer.config import (
     DEFAULT_STACK,
     RECORDED,
+    STACK_TAG,
     Layer,
     StackConfig,
     build_config,
@@ -175,8 +176,10 @@ def _kms_key_arn(ctx: Context, stream: StreamInfo | None) -> str | None:
     return None if metadata.get("KeyManager") == "AWS" else str(metadata["Arn"])
 
 
-def check_ownership(config: StackConfig, observed: Observed) -> None:
-    """Refuse, before any change, to touch a same-named resource this stack did not make."""
+def check_ownership(config: StackConfig, observed: Observed, adopt_table: bool = False) -> None:
+    """Refuse, before any change, to touch a same-named resource this stack did not make.
+
+    With `adopt_table` (`adopt`), a table no cryptoconsumer stack has tagged is taken over."""
     found = [
         ("table", observed.table),
         ("queue", observed.queue if config.queue else None),
@@ -185,6 +188,8 @@ def check_ownership(config: StackConfig, observed: Observed) -> None:
         ("function", observed.function),
     ]
     for kind, resource in found:
+        if adopt_table and kind == "table" and resource and STACK_TAG not in resource.tags:
+            continue
         if resource is not None and not owned(resource.tags, config.stack):
             raise OwnershipError(
                 f"{kind} {resource.name} exists but is not tagged "
@@ -311,6 +316,7 @@ def plan_up(
     reporter: Reporter | None = None,
     ctx: Context | None = None,
     recorded: Recorded = UNREAD,
+    adopt_table: bool = False,
 ) -> Prepared:
     """Read everything, refuse what cannot be done, and return the changes `up` would make."""
     if config.stream is None:
@@ -322,7 +328,7 @@ def plan_up(
     role.check_managed_policies(ctx, config.role.managed_policy_arns)
     observed = read(ctx, with_stream=True, recorded=recorded)
     _check_stream(observed)
-    check_ownership(config, observed)
+    check_ownership(config, observed, adopt_table=adopt_table)
     settings.check_ownership(config.stack, observed.settings)
     resolve_account(ctx, observed)
     want = desired(ctx, observed)

@@ -27,6 +27,10 @@ that session then sees eventual consistency and state machines:
 - Mappings disabled by AWS: while `disabled_mappings[function_name] = reason` is set, a
   mapping of that function created or updated ends Disabled with that StateTransitionReason.
 - Tables in a state AWS can report but moto never does: `table_status[name] = "ARCHIVED"`.
+- CloudFormation: DeleteStack answers at once and the stack is DELETE_IN_PROGRESS (its
+  resources too) for a while, then gone (DescribeStacks by ID: DELETE_COMPLETE; by name:
+  ValidationError "does not exist"); or, `stack_delete_failures` times, DELETE_FAILED with a
+  reason on the stack and on its role, everything still there. moto deletes synchronously.
 
 Durations are seconds of wall time, short by default so tests stay fast.
 """
@@ -67,6 +71,7 @@ class Timings:
     table_deleting: float = 0.3
     mapping_transition: float = 0.3
     queue_name_reuse: float = 0.5
+    stack_deleting: float = 0.3
 
 
 @dataclass
@@ -86,6 +91,11 @@ class AwsLike:
     broken_functions: dict[str, tuple[str, str]] = field(default_factory=dict)
     disabled_mappings: dict[str, str] = field(default_factory=dict)  # function name -> reason
     table_status: dict[str, str] = field(default_factory=dict)  # table name -> TableStatus
+    # How many DeleteStack calls end DELETE_FAILED, and why (AWS's words for a role in use).
+    stack_delete_failures: int = 0
+    stack_delete_reason: str = (
+        "Cannot delete entity, must detach all policies first. (Service: Iam, Status Code: 409)"
+    )
 
     def __post_init__(self) -> None:
         # Re-entrant: the duplicate-mapping check calls AWS from inside a hook.
@@ -101,6 +111,8 @@ class AwsLike:
         # name -> (when the last transition ends, failure before it, failure after it)
         self._function_failure: dict[str, tuple[float, _Failure | None, _Failure | None]] = {}
         self._mapping_disabled: dict[str, str] = {}  # UUID -> StateTransitionReason
+        # stack ID -> (when DeleteStack ends, whether it fails)
+        self._stack_deleting: dict[str, tuple[float, bool]] = {}
         events = self.session.events
         events.register("before-parse.iam", self._url_encode_policies)
         events.register("before-parameter-build", self._keep_params)
@@ -171,6 +183,8 @@ class AwsLike:
                     "We encountered an internal error. Please try again.",
                     500,
                 )
+            if service == "cloudformation":
+                return self._cloudformation_before(key, params, context, now)
             role_fresh = now - self._role_changed_at < self.timings.iam_propagation
             if key == "lambda.CreateFunction" and role_fresh:
                 return self._refuse(
@@ -270,10 +284,85 @@ class AwsLike:
         )["EventSourceMappings"]
         return found[0]["UUID"] if found else None
 
-    def _after_call(self, model: Any, parsed: dict[str, Any], http_response: Any, **_: Any) -> None:
+    # -- CloudFormation: DeleteStack is asynchronous -----------------------------------------
+    def _plain_cloudformation(self) -> Any:
+        import boto3
+
+        return boto3.Session(region_name=self.session.region_name).client(
+            "cloudformation", region_name=self.session.region_name, endpoint_url=self.endpoint_url
+        )
+
+    def _stack_id(self, name: str) -> str | None:
+        if name.startswith("arn:"):
+            return name
+        try:
+            found = self._plain_cloudformation().describe_stacks(StackName=name)["Stacks"]
+        except Exception:
+            return None
+        return str(found[0]["StackId"]) if found else None
+
+    def _cloudformation_before(
+        self, key: str, params: dict[str, Any], context: dict[str, Any], now: float
+    ) -> Any:
+        if "StackName" not in params:
+            return None
+        stack_id = self._stack_id(params["StackName"])
+        if stack_id is None:
+            return None
+        deleting = self._stack_deleting.get(stack_id)
+        if key == "cloudformation.DeleteStack":
+            if deleting is None or deleting[1]:  # a new attempt, or a retry of a failed one
+                fails = self.stack_delete_failures > 0
+                self.stack_delete_failures -= 1 if fails else 0
+                self._stack_deleting[stack_id] = (now + self.timings.stack_deleting, fails)
+            return _Http(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        if deleting is None:
+            return None
+        until, fails = deleting
+        if now < until or (key != "cloudformation.DescribeStacks" and not fails):
+            # Only DescribeStacks ends the deletion: moto re-creates the resources of a
+            # deleted stack when asked for them (DescribeStackResources).
+            context["stack_status"] = "DELETE_IN_PROGRESS"
+        elif fails:
+            context["stack_status"] = "DELETE_FAILED"
+        else:
+            del self._stack_deleting[stack_id]
+            self._plain_cloudformation().delete_stack(StackName=stack_id)
+        return None
+
+    def _cloudformation_after(
+        self, key: str, parsed: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        status = context.get("stack_status")
+        if status is None:
+            return
+        reason = self.stack_delete_reason if status == "DELETE_FAILED" else ""
+        for found in parsed.get("Stacks", []):
+            found["StackStatus"] = status
+            if reason:
+                found["StackStatusReason"] = "The following resource(s) failed to delete: [Role]."
+        for resource in parsed.get("StackResources", []):
+            failed = reason and resource.get("ResourceType") == "AWS::IAM::Role"
+            if status == "DELETE_IN_PROGRESS" or failed:
+                resource["ResourceStatus"] = status
+            if failed:
+                resource["ResourceStatusReason"] = reason
+
+    def _after_call(
+        self,
+        model: Any,
+        parsed: dict[str, Any],
+        http_response: Any,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
         service, operation = self._op(model)
         key = f"{service}.{operation}"
         if http_response is not None and getattr(http_response, "status_code", 200) >= 300:
+            return
+        if service == "cloudformation":
+            with self._lock:
+                self._cloudformation_after(key, parsed, context or {})
             return
         now = time.monotonic()
         t = self.timings

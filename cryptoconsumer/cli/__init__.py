@@ -67,9 +67,10 @@ def _root(
 
 
 def _register() -> None:
-    from cryptoconsumer.cli import stack_cmds
+    from cryptoconsumer.cli import adopt_cmd, stack_cmds
 
     stack_cmds.register(app)
+    adopt_cmd.register(app)
     try:
         from cryptoconsumer.cli import ops_cmds
     except ImportError:

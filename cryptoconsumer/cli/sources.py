@@ -39,6 +39,7 @@ CONSENT = frozenset(
         "replace_mapping",
         "force",
         "allow_remote",
+        "force_unknown",
     }
 )
 NEVER_FROM_FILE = CONSENT | {"config", "env", "version", "help"}

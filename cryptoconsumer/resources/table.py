@@ -139,10 +139,17 @@ def plan(ctx: Context, spec: TableSpec, observed: ObservedTable | None) -> Chang
             f"table {spec.name} is {observed.status}, not ACTIVE: {why}; fix the table first"
         )
     details = drift(spec, observed)
+    if not owned(observed.tags, ctx.config.stack):
+        # Only `adopt` gets here: `up` refuses an untagged table before planning.
+        details.insert(0, f"adopted: tagged {_tags_text(ctx)}; its items untouched")
     if observed.status != "ACTIVE" and not details:
         waiting = f"status {observed.status}: `up` waits until it is ACTIVE"
         return Change("table", spec.name, "none", (waiting,), observed)
     return Change("table", spec.name, "update" if details else "none", tuple(details), observed)
+
+
+def _tags_text(ctx: Context) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(ctx.config.tags.items()))
 
 
 def settling(observed: ObservedTable | None) -> bool:
@@ -213,6 +220,11 @@ def _converge(ctx: Context, spec: TableSpec, observed: ObservedTable | None) -> 
         _active(ctx, spec.name)
     current = observed or read(ctx, spec)
     assert current is not None
+    if not owned(current.tags, ctx.config.stack):
+        # Tagged first: once it carries the tag, a re-run after a crash sees it as this stack's.
+        with translated(f"tagging table {spec.name}"):
+            client.tag_resource(ResourceArn=current.arn, Tags=tag_list(ctx.config.tags))
+        ctx.reporter.info(f"tagged table {spec.name} as stack {ctx.config.stack}'s")
     update: dict[str, Any] = {}
     if current.billing_mode != spec.billing_mode or (
         spec.billing_mode == "PROVISIONED"
