@@ -422,6 +422,27 @@ def default_names(stack: str) -> dict[str, str]:
     }
 
 
+# Monitoring resources are named from the stack, so `status` can read every alarm of a stack in
+# one DescribeAlarms call by prefix, and the dashboard graphs the same alarms `up` makes.
+ALARM_KINDS = ("iterator-age", "errors", "dead-letters", "throttles")
+
+
+def alarm_name(stack: str, kind: str) -> str:
+    return f"{stack}-{kind}"
+
+
+def alarm_prefix(stack: str) -> str:
+    return f"{stack}-"
+
+
+def topic_name(stack: str) -> str:
+    return f"{stack}-alarms"
+
+
+def dashboard_name(stack: str) -> str:
+    return f"{stack}-consumer"
+
+
 def with_defaults(options: StackOptions) -> StackOptions:
     return StackOptions(
         **{
