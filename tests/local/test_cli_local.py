@@ -234,7 +234,7 @@ def test_demo_keep_leaves_everything_up_until_interrupted(tmp_path: Path) -> Non
         assert dynamodb.scan(TableName="demo_intraday", Select="COUNT")["Count"] == 6
 
         demo.process.send_signal(signal.SIGTERM)
-        assert demo.process.wait(timeout=10) == 0
+        assert demo.process.wait(timeout=60) == 0
     finally:
         if demo.process.poll() is None:
             demo.process.kill()
