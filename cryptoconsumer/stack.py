@@ -477,7 +477,7 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
             ctx, config.consumer, config.stream.arn, change
         ),
         "mapping": lambda ctx, change, outputs: mapping.apply(
-            ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change
+            ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change, outputs
         ),
         "settings": lambda ctx, change, _: settings.apply(ctx, config.settings, change),
     }
