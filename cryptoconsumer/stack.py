@@ -362,6 +362,7 @@ def plan_up(
         desired_mapping(config, want, consumer_arn(config, observed)),
         list(observed.mappings),
         replace_mapping,
+        resume_at=observed.function.tags.get(mapping.RESUME_TAG) if observed.function else None,
     )
     changes.append(settings.plan(ctx, config.settings, observed.settings))
     outputs = {

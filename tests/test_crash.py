@@ -159,3 +159,30 @@ def test_a_switch_killed_after_its_nth_change_always_leaves_a_mapping_and_finish
     gone = run("destroy", "--yes", "--delete-table")
     assert gone.exit_code == 0, f"{where}\n{gone}"
     assert inventory(aws).empty, f"{where}: {inventory(aws)}"
+
+
+# A new position on the same stream (LATEST after TRIM_HORIZON: a look-back, not a reset): the
+# record, the function's note of where the new mapping starts, the delete, the create, the
+# note's removal.
+RESTART_CRASH_POINTS = 5
+
+
+@pytest.mark.parametrize("n", range(1, RESTART_CRASH_POINTS + 1))
+def test_a_restart_killed_after_its_nth_change_resumes_where_it_was_to_start(
+    run, moto, aws, stream_arn, n
+):
+    assert (
+        run("up", "--stream-arn", stream_arn, "--starting-position", "TRIM_HORIZON").exit_code == 0
+    )
+    args = ("up", "--stream-arn", stream_arn, "--starting-position", "LATEST", "--replace-mapping")
+    where, _ = _killed_after(moto, n, *args)
+
+    again = _run(*args, url=moto.url)
+
+    assert again.returncode == 0, f"{where}\n{again.stderr}"
+    _assert_converged(run, aws, stream_arn, where)
+    (mapping,) = mappings_of(aws, "crypto_data_consumer")
+    # Never LATEST: that would skip what arrived between the delete and the create.
+    assert mapping["StartingPosition"] == "AT_TIMESTAMP", where
+    function = aws("lambda").get_function(FunctionName="crypto_data_consumer")
+    assert "cryptoconsumer:mapping-resume-at" not in function.get("Tags", {}) or n == 4, where

@@ -39,6 +39,9 @@ EXISTING_UUID = re.compile(r"UUID\s+([0-9a-fA-F-]{36})")
 # asked for, which is what later plans compare against, not the AT_TIMESTAMP it started at.
 START_TAG = "cryptoconsumer:starting-position"
 RESETS = ("TRIM_HORIZON", "AT_TIMESTAMP")
+# On the function while a delete-then-create replacement is under way: where the new mapping
+# starts, so that a run interrupted between the delete and the create resumes from there.
+RESUME_TAG = "cryptoconsumer:mapping-resume-at"
 Order = Literal["create_then_delete", "delete_then_create"]
 
 
@@ -295,9 +298,13 @@ def plan(
     observed_all: list[ObservedMapping],
     replace: bool,
     now: datetime | None = None,
+    resume_at: str | None = None,
 ) -> list[Change]:
     """One change for the mapping, then deletes of the other mappings of ours: duplicates of
-    its source (moto allows them), and those from other sources, once it is Enabled."""
+    its source (moto allows them), and those from other sources, once it is Enabled.
+
+    `resume_at`: the function's RESUME_TAG, left by a replacement interrupted after it
+    deleted the old mapping."""
     ours = [m for m in observed_all if owned(m.tags, ctx.config.stack)]
     same_source = [m for m in ours if m.source_arn == desired.source_arn]
     # Enabled first: the one that feeds the function is the one to keep or replace.
@@ -333,7 +340,10 @@ def plan(
             f"retries {desired.spec.max_retries}, max age {desired.spec.max_record_age} s, "
             "bisect on error, ReportBatchItemFailures",
         )
-        return [Change("mapping", desired.label, "create", create_details)]
+        resumed = _resumed(desired, resume_at)
+        if resumed is not None:
+            create_details = (*create_details, resumed.reason)
+        return [Change("mapping", desired.label, "create", create_details, how=resumed)]
     current, rest = other_sources[0], other_sources[1:]
     if not replace:
         raise PlanBlockedError(
@@ -351,6 +361,23 @@ def plan(
         for m in rest
     ]
     return [_replace(ctx, desired, current, replacement_reasons(desired, current), now), *extras]
+
+
+def _resumed(desired: DesiredMapping, resume_at: str | None) -> Replacement | None:
+    if not resume_at or desired.spec.starting_position in RESETS:
+        return None
+    try:
+        moment = datetime.strptime(resume_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return Replacement(
+        "delete_then_create",
+        "AT_TIMESTAMP",
+        moment,
+        position_label(desired.spec),
+        f"starts AT_TIMESTAMP {resume_at}: a replacement deleted the old mapping and was "
+        "interrupted before it created this one; the function recorded where it starts",
+    )
 
 
 def _replace(
@@ -453,14 +480,26 @@ def apply(
     if change.action == "replace":
         how: Replacement = change.how
         if how.order == "delete_then_create":
+            function_arn = change.observed.function_arn
+            looked_back = how.start_label != how.asked
+            if looked_back:
+                _remember_start(ctx, function_arn, how)
             delete(ctx, change)
-            return {"mapping_uuid": _create(ctx, desired, how)}
+            uuid = _create(ctx, desired, how)
+            if looked_back:
+                _forget_start(ctx, function_arn)
+            return {"mapping_uuid": uuid}
         # Make before break: _create returns once the new mapping is Enabled; a failure
         # until then leaves the old one as it was, a failure after it leaves both.
         uuid = _create(ctx, desired, how)
         delete(ctx, change)
         return {"mapping_uuid": uuid}
-    uuid = _create(ctx, desired) if change.action == "create" else change.observed.uuid
+    if change.action == "create":
+        uuid = _create(ctx, desired, change.how)
+        if change.how is not None:
+            _forget_start(ctx, ctx.arn("lambda", f"function:{desired.function_name}"))
+        return {"mapping_uuid": uuid}
+    uuid = change.observed.uuid
     if change.action == "update":
         _update(ctx, desired, uuid)
     elif change.action == "none" and change.observed.state not in SETTLED_STATES:
@@ -513,6 +552,20 @@ def _create(ctx: Context, desired: DesiredMapping, start: Replacement | None = N
     ctx.reporter.info(f"created mapping {uuid}")
     _enabled(ctx, uuid, "to become Enabled", "was created")
     return uuid
+
+
+def _remember_start(ctx: Context, function_arn: str, how: Replacement) -> None:
+    assert how.starting_timestamp is not None
+    with translated(f"recording on function {function_arn} where the new mapping starts"):
+        ctx.clients.lambda_.tag_resource(
+            Resource=function_arn, Tags={RESUME_TAG: _iso(how.starting_timestamp)}
+        )
+
+
+def _forget_start(ctx: Context, function_arn: str) -> None:
+    client = ctx.clients.lambda_
+    with translated(f"removing tag {RESUME_TAG} from function {function_arn}"):
+        client.untag_resource(Resource=function_arn, TagKeys=[RESUME_TAG])
 
 
 def _update(ctx: Context, desired: DesiredMapping, uuid: str) -> None:
