@@ -185,3 +185,28 @@ def test_an_explicit_trim_horizon_is_a_deliberate_reset(world: World) -> None:
     world.up(replace_mapping=True, starting_position="TRIM_HORIZON")
     (new,) = mappings(world)
     assert new["StartingPosition"] == "TRIM_HORIZON"
+
+
+def test_the_look_back_covers_the_old_mappings_largest_iterator_age(world: World) -> None:
+    world.up(starting_position="TRIM_HORIZON")
+    now = datetime.now(timezone.utc)
+    world.plain("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "IteratorAge",
+                "Dimensions": [{"Name": "FunctionName", "Value": FUNCTION}],
+                "Value": age,
+                "Unit": "Milliseconds",
+                "Timestamp": now - timedelta(minutes=2),
+            }
+            for age in (800.0, 30_000.0)
+        ],
+    )
+
+    (change,) = mapping_changes(plan(world, starting_position="LATEST"))
+
+    back = (now - change.how.starting_timestamp).total_seconds()
+    assert 30 + MARGIN_SECONDS - 5 <= back <= 30 + MARGIN_SECONDS + 1
+    assert "at most 30.0 s behind" in change.how.reason
+    assert change.how.reason in change.details
