@@ -362,6 +362,7 @@ def plan_up(
         desired_mapping(config, want, consumer_arn(config, observed)),
         list(observed.mappings),
         replace_mapping,
+        resume_at=observed.function.tags.get(mapping.RESUME_TAG) if observed.function else None,
     )
     changes.append(settings.plan(ctx, config.settings, observed.settings))
     outputs = {
@@ -477,7 +478,7 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
             ctx, config.consumer, config.stream.arn, change
         ),
         "mapping": lambda ctx, change, outputs: mapping.apply(
-            ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change
+            ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change, outputs
         ),
         "settings": lambda ctx, change, _: settings.apply(ctx, config.settings, change),
     }

@@ -119,3 +119,70 @@ def test_destroy_killed_after_its_nth_change_finishes_on_the_next_destroy(
     # And the stack can be stood up again from whatever the crash left.
     assert run("up", "--stream-arn", stream_arn).exit_code == 0, where
     _assert_converged(run, aws, stream_arn, where)
+
+
+# Moving the mapping to another stream: the role's grant, the record, the new mapping, the
+# old mapping's delete.
+SWITCH_CRASH_POINTS = 4
+
+
+def test_every_switch_crash_point_is_covered(run, moto, aws, stream_arn, make_stream):
+    assert run("up", "--stream-arn", stream_arn).exit_code == 0
+    other = make_stream()
+    moto.clear_log()
+
+    switched = _run("up", "--stream-arn", other, "--replace-mapping", url=moto.url)
+
+    assert switched.returncode == 0, switched.stderr
+    calls = moto.mutating()
+    assert len(calls) == SWITCH_CRASH_POINTS, sorted(calls)
+    assert calls.index("lambda:CreateEventSourceMapping") < calls.index(
+        "lambda:DeleteEventSourceMapping"
+    )
+
+
+@pytest.mark.parametrize("n", range(1, SWITCH_CRASH_POINTS + 1))
+def test_a_switch_killed_after_its_nth_change_always_leaves_a_mapping_and_finishes(
+    run, moto, aws, stream_arn, make_stream, n
+):
+    assert run("up", "--stream-arn", stream_arn).exit_code == 0
+    other = make_stream()
+    where, _ = _killed_after(moto, n, "up", "--stream-arn", other, "--replace-mapping")
+
+    left = mappings_of(aws, "crypto_data_consumer")
+    assert {m["State"] for m in left} == {"Enabled"}, f"{where}: {left}"
+    assert len(left) in (1, 2), where
+    again = _run("up", "--stream-arn", other, "--replace-mapping", "--output", "json", url=moto.url)
+
+    assert again.returncode == 0, f"{where}\n{again.stderr}"
+    _assert_converged(run, aws, other, where)
+    gone = run("destroy", "--yes", "--delete-table")
+    assert gone.exit_code == 0, f"{where}\n{gone}"
+    assert inventory(aws).empty, f"{where}: {inventory(aws)}"
+
+
+# A new position on the same stream (LATEST after TRIM_HORIZON: a look-back, not a reset): the
+# record, the function's note of where the new mapping starts, the delete, the create, the
+# note's removal.
+RESTART_CRASH_POINTS = 5
+
+
+@pytest.mark.parametrize("n", range(1, RESTART_CRASH_POINTS + 1))
+def test_a_restart_killed_after_its_nth_change_resumes_where_it_was_to_start(
+    run, moto, aws, stream_arn, n
+):
+    assert (
+        run("up", "--stream-arn", stream_arn, "--starting-position", "TRIM_HORIZON").exit_code == 0
+    )
+    args = ("up", "--stream-arn", stream_arn, "--starting-position", "LATEST", "--replace-mapping")
+    where, _ = _killed_after(moto, n, *args)
+
+    again = _run(*args, url=moto.url)
+
+    assert again.returncode == 0, f"{where}\n{again.stderr}"
+    _assert_converged(run, aws, stream_arn, where)
+    (mapping,) = mappings_of(aws, "crypto_data_consumer")
+    # Never LATEST: that would skip what arrived between the delete and the create.
+    assert mapping["StartingPosition"] == "AT_TIMESTAMP", where
+    function = aws("lambda").get_function(FunctionName="crypto_data_consumer")
+    assert "cryptoconsumer:mapping-resume-at" not in function.get("Tags", {}) or n == 4, where

@@ -7,7 +7,8 @@
       -/+ mapping   531f0c3c-bde7-4bdb-899f-afd64bb08c35
             source: arn:aws:kinesis:us-east-1:123456789012:stream/ticks
               -> arn:aws:kinesis:us-east-1:123456789012:stream/ticks-2
-            checkpoints reset
+            create the new mapping first, wait until it is Enabled, then delete the
+                old one: never a moment without a mapping
       unchanged: table crypto_intraday, queue crypto_data_consumer-dlq
 
     Plan: 0 to create, 1 to update, 1 to replace, 0 to delete; 2 unchanged.

@@ -34,6 +34,7 @@ def plan_document(plan: Plan, dry_run: bool, outputs: dict[str, Any] | None = No
                 "name": change.name,
                 "action": change.action,
                 "details": list(change.details),
+                **({"how": change.how.as_json()} if hasattr(change.how, "as_json") else {}),
             }
             for change in plan.changes
         ],

@@ -129,7 +129,8 @@ def up(
         bool,
         typer.Option(
             "--replace-mapping",
-            help="Allow replacing the mapping (new stream or starting position).",
+            help="Allow replacing the mapping (new source or starting position); the new "
+            "one starts where the old one may be behind.",
         ),
     ] = False,
     **options: Any,

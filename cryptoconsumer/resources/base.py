@@ -38,6 +38,9 @@ class Change:
     details: tuple[str, ...] = ()
     observed: Any = None
     blocked: str | None = None
+    # How the change is carried out when that is more than its action (a mapping
+    # replacement's order and start); with `as_json()` it is part of the JSON plan.
+    how: Any = None
 
 
 @dataclass

@@ -1,16 +1,26 @@
-"""The Kinesis event source mapping: found by function + stream, never created twice."""
+"""The Kinesis event source mapping: found by function + stream, never created twice.
+
+Replacing it (a new source or starting position, which AWS cannot update) never skips a
+record. A new source (the stream <-> its consumer, or another stream) is make before break:
+the new mapping is created, waited for until Enabled, and only then is the old one deleted;
+AWS serves two mappings of one function from different sources. The same source twice is
+refused, so a new starting position on the same source is delete, then create. Either way
+the new mapping starts where the old one may still be behind (`lookback`), unless the
+position asked for is itself a reset (TRIM_HORIZON, AT_TIMESTAMP).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Literal
 
 from cryptoconsumer.aws import error_message, translated
 from cryptoconsumer.config import STACK_TAG, MappingSpec
 from cryptoconsumer.errors import AwsError, PlanBlockedError
+from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources.base import (
     Change,
     Context,
@@ -20,10 +30,19 @@ from cryptoconsumer.resources.base import (
     poll_until,
     retry_while,
 )
+from cryptoconsumer.resources.lookback import look_back
 
 SETTLED_STATES = ("Enabled", "Disabled")
 CANNOT_ACCESS_STREAM = "Please ensure the role can perform"
 EXISTING_UUID = re.compile(r"UUID\s+([0-9a-fA-F-]{36})")
+# On a mapping created at another start than its spec's (a look-back): the position the stack
+# asked for, which is what later plans compare against, not the AT_TIMESTAMP it started at.
+START_TAG = "cryptoconsumer:starting-position"
+RESETS = ("TRIM_HORIZON", "AT_TIMESTAMP")
+# On the function while a delete-then-create replacement is under way: where the new mapping
+# starts, so that a run interrupted between the delete and the create resumes from there.
+RESUME_TAG = "cryptoconsumer:mapping-resume-at"
+Order = Literal["create_then_delete", "delete_then_create"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,10 @@ def drift(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
 def replacement_reasons(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
     spec = desired.spec
     reasons = field_diff("source", observed.source_arn, desired.source_arn)
+    asked = observed.tags.get(START_TAG)
+    if asked is not None:
+        # Started by a look-back: it stands for the position asked for then.
+        return reasons + field_diff("starting position", asked, position_label(spec))
     reasons += field_diff("starting position", observed.starting_position, spec.starting_position)
     if spec.starting_position == "AT_TIMESTAMP" and observed.starting_timestamp is not None:
         observed_ts = observed.starting_timestamp
@@ -156,6 +179,115 @@ def replacement_reasons(desired: DesiredMapping, observed: ObservedMapping) -> l
     return reasons
 
 
+def position_label(spec: MappingSpec) -> str:
+    """The starting position as one value: `LATEST`, or `AT_TIMESTAMP 2026-03-01T00:00:00Z`."""
+    if spec.starting_position == "AT_TIMESTAMP" and spec.starting_timestamp is not None:
+        return f"AT_TIMESTAMP {_iso(spec.starting_timestamp)}"
+    return spec.starting_position
+
+
+def _asked_position(observed: ObservedMapping) -> str:
+    if START_TAG in observed.tags:
+        return observed.tags[START_TAG]
+    if observed.starting_position == "AT_TIMESTAMP" and observed.starting_timestamp is not None:
+        return f"AT_TIMESTAMP {_iso(observed.starting_timestamp)}"
+    return observed.starting_position
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """How a mapping is replaced: in which order, and where the new one starts and why."""
+
+    order: Order
+    starting_position: str
+    starting_timestamp: datetime | None
+    asked: str  # the stack's position, recorded (START_TAG) when the start differs from it
+    reason: str
+
+    @property
+    def start_label(self) -> str:
+        if self.starting_timestamp is None:
+            return self.starting_position
+        return f"{self.starting_position} {_iso(self.starting_timestamp)}"
+
+    @property
+    def order_line(self) -> str:
+        if self.order == "create_then_delete":
+            return (
+                "create the new mapping first, wait until it is Enabled, then delete the old "
+                "one: never a moment without a mapping"
+            )
+        return (
+            "delete the old mapping first (AWS refuses two mappings of one source), then "
+            "create the new one"
+        )
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "order": self.order,
+            "starting_position": self.starting_position,
+            "starting_timestamp": _iso(self.starting_timestamp)
+            if self.starting_timestamp
+            else None,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A mapping of ours from another source, left by an interrupted switch: it goes once the
+    mapping from the desired source (`keeper`) is Enabled."""
+
+    keeper: str
+
+
+def replacement(
+    ctx: Context,
+    desired: DesiredMapping,
+    old: ObservedMapping,
+    now: datetime | None = None,
+) -> Replacement:
+    """Where the new mapping starts, decided before anything changes."""
+    spec = desired.spec
+    asked = position_label(spec)
+    order: Order = (
+        "delete_then_create" if old.source_arn == desired.source_arn else "create_then_delete"
+    )
+    same_data = stream_consumer.stream_of(old.source_arn) == stream_consumer.stream_of(
+        desired.source_arn
+    )
+    if spec.starting_position in RESETS and (asked != _asked_position(old) or not same_data):
+        return Replacement(
+            order,
+            spec.starting_position,
+            spec.starting_timestamp,
+            asked,
+            f"starts {asked} as asked: a deliberate reset, not a continuation of the old mapping"
+            if same_data
+            else f"starts {asked} on the new stream as asked",
+        )
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    if not same_data:
+        # LATEST would mean "from the new mapping's first poll", some seconds after the
+        # create: what producers put on the new stream meanwhile would never be read.
+        moment = now.replace(microsecond=0)
+        return Replacement(
+            order,
+            "AT_TIMESTAMP",
+            moment,
+            asked,
+            f"starts AT_TIMESTAMP {_iso(moment)} on the new stream, the moment before the "
+            f"create, not {spec.starting_position} (the first poll, seconds later): every "
+            "record put on it from now on is read",
+        )
+    back = look_back(ctx.clients, desired.function_name, now)
+    return Replacement(order, "AT_TIMESTAMP", back.timestamp, asked, back.reason())
+
+
 def _response_types(spec: MappingSpec) -> tuple[str, ...]:
     return ("ReportBatchItemFailures",) if spec.report_batch_item_failures else ()
 
@@ -165,46 +297,116 @@ def plan(
     desired: DesiredMapping,
     observed_all: list[ObservedMapping],
     replace: bool,
+    now: datetime | None = None,
+    resume_at: str | None = None,
 ) -> list[Change]:
-    """One change for the mapping, plus deletes of duplicates of ours (moto allows them)."""
+    """One change for the mapping, then deletes of the other mappings of ours: duplicates of
+    its source (moto allows them), and those from other sources, once it is Enabled.
+
+    `resume_at`: the function's RESUME_TAG, left by a replacement interrupted after it
+    deleted the old mapping."""
     ours = [m for m in observed_all if owned(m.tags, ctx.config.stack)]
     same_source = [m for m in ours if m.source_arn == desired.source_arn]
-    other_sources = [m for m in ours if m.source_arn != desired.source_arn]
+    # Enabled first: the one that feeds the function is the one to keep or replace.
+    other_sources = sorted(
+        (m for m in ours if m.source_arn != desired.source_arn), key=lambda m: m.state != "Enabled"
+    )
     current = same_source[0] if same_source else None
-    if current is None and other_sources:
-        current, other_sources = other_sources[0], other_sources[1:]
-    if other_sources and not replace:
-        raise PlanBlockedError(
-            f"mapping {other_sources[0].uuid} feeds the function from "
-            f"{other_sources[0].source_arn}; removing it resets its checkpoints: "
-            "run again with --replace-mapping"
-        )
-    extras = [
-        Change("mapping", m.uuid, "delete", (f"duplicate mapping from {m.source_arn}",), m)
-        for m in same_source[1:]
-    ] + [
-        Change("mapping", m.uuid, "delete", (f"mapping from another source {m.source_arn}",), m)
-        for m in other_sources
-    ]
-    if current is None:
+    if current is not None:
+        # The desired source is mapped already (an interrupted switch): the others go once
+        # it is Enabled, which the change before them waits for; it reads what they read.
+        extras = [
+            Change("mapping", m.uuid, "delete", (f"duplicate mapping from {m.source_arn}",), m)
+            for m in same_source[1:]
+        ] + [
+            Change(
+                "mapping",
+                m.uuid,
+                "delete",
+                (
+                    f"from {m.source_arn}: superseded by mapping {current.uuid} (an "
+                    "interrupted switch); deleted once that one is Enabled",
+                ),
+                m,
+                how=Superseded(current.uuid),
+            )
+            for m in other_sources
+        ]
+        return [_keep(ctx, desired, current, replace, now), *extras]
+    if not other_sources:
         create_details = (
             f"from {desired.source_arn}",
             f"batch {desired.spec.batch_size}, start {desired.spec.starting_position}",
             f"retries {desired.spec.max_retries}, max age {desired.spec.max_record_age} s, "
             "bisect on error, ReportBatchItemFailures",
         )
-        return [*extras, Change("mapping", desired.label, "create", create_details)]
+        resumed = _resumed(desired, resume_at)
+        if resumed is not None:
+            create_details = (*create_details, resumed.reason)
+        return [Change("mapping", desired.label, "create", create_details, how=resumed)]
+    current, rest = other_sources[0], other_sources[1:]
+    if not replace:
+        raise PlanBlockedError(
+            f"mapping {current.uuid} feeds the function from {current.source_arn}; moving it "
+            f"to {desired.source_arn} replaces it: run again with --replace-mapping"
+        )
+    extras = [
+        Change(
+            "mapping",
+            m.uuid,
+            "delete",
+            (f"mapping from another source {m.source_arn}: deleted after the new one",),
+            m,
+        )
+        for m in rest
+    ]
+    return [_replace(ctx, desired, current, replacement_reasons(desired, current), now), *extras]
+
+
+def _resumed(desired: DesiredMapping, resume_at: str | None) -> Replacement | None:
+    if not resume_at or desired.spec.starting_position in RESETS:
+        return None
+    try:
+        moment = datetime.strptime(resume_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return Replacement(
+        "delete_then_create",
+        "AT_TIMESTAMP",
+        moment,
+        position_label(desired.spec),
+        f"starts AT_TIMESTAMP {resume_at}: a replacement deleted the old mapping and was "
+        "interrupted before it created this one; the function recorded where it starts",
+    )
+
+
+def _replace(
+    ctx: Context,
+    desired: DesiredMapping,
+    old: ObservedMapping,
+    reasons: list[str],
+    now: datetime | None,
+) -> Change:
+    how = replacement(ctx, desired, old, now)
+    details = (*reasons, how.order_line, how.reason)
+    return Change("mapping", old.uuid, "replace", details, old, how=how)
+
+
+def _keep(
+    ctx: Context,
+    desired: DesiredMapping,
+    current: ObservedMapping,
+    replace: bool,
+    now: datetime | None,
+) -> Change:
     reasons = replacement_reasons(desired, current)
     if reasons:
         if not replace:
             raise PlanBlockedError(
                 f"mapping {current.uuid}: {'; '.join(reasons)} can only change by replacing "
-                "the mapping, which resets its checkpoints: run again with --replace-mapping"
+                "the mapping: run again with --replace-mapping"
             )
-        return [
-            *extras,
-            Change("mapping", current.uuid, "replace", (*reasons, "checkpoints reset"), current),
-        ]
+        return _replace(ctx, desired, current, reasons, now)
     details = drift(desired, current)
     reason = current.state_reason
     if current.state == "Disabled" and reason and not reason.startswith("User"):
@@ -212,11 +414,8 @@ def plan(
         details.append(f"disabled by AWS: StateTransitionReason: {reason}")
     if not details and current.state not in SETTLED_STATES:
         details = [f"state {current.state}: `up` waits until it is Enabled"]
-        return [*extras, Change("mapping", current.uuid, "none", tuple(details), current)]
-    return [
-        *extras,
-        Change("mapping", current.uuid, "update" if details else "none", tuple(details), current),
-    ]
+        return Change("mapping", current.uuid, "none", tuple(details), current)
+    return Change("mapping", current.uuid, "update" if details else "none", tuple(details), current)
 
 
 def _settled(ctx: Context, uuid: str, doing: str) -> dict[str, Any] | None:
@@ -267,13 +466,40 @@ def _update_params(desired: DesiredMapping) -> dict[str, Any]:
     }
 
 
-def apply(ctx: Context, desired: DesiredMapping, change: Change) -> dict[str, str]:
+def apply(
+    ctx: Context, desired: DesiredMapping, change: Change, outputs: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`outputs`: what the changes before this one produced (the mapping kept or made)."""
     if change.action == "delete":
+        if isinstance(change.how, Superseded):
+            # Only while the mapping kept is Enabled may this one go (never neither).
+            keeper = (outputs or {}).get("mapping_uuid") or change.how.keeper
+            _enabled(ctx, keeper, "to be Enabled", "was kept")
         delete(ctx, change)
         return {}
     if change.action == "replace":
+        how: Replacement = change.how
+        if how.order == "delete_then_create":
+            function_arn = change.observed.function_arn
+            looked_back = how.start_label != how.asked
+            if looked_back:
+                _remember_start(ctx, function_arn, how)
+            delete(ctx, change)
+            uuid = _create(ctx, desired, how)
+            if looked_back:
+                _forget_start(ctx, function_arn)
+            return {"mapping_uuid": uuid}
+        # Make before break: _create returns once the new mapping is Enabled; a failure
+        # until then leaves the old one as it was, a failure after it leaves both.
+        uuid = _create(ctx, desired, how)
         delete(ctx, change)
-    uuid = _create(ctx, desired) if change.action in ("create", "replace") else change.observed.uuid
+        return {"mapping_uuid": uuid}
+    if change.action == "create":
+        uuid = _create(ctx, desired, change.how)
+        if change.how is not None:
+            _forget_start(ctx, ctx.arn("lambda", f"function:{desired.function_name}"))
+        return {"mapping_uuid": uuid}
+    uuid = change.observed.uuid
     if change.action == "update":
         _update(ctx, desired, uuid)
     elif change.action == "none" and change.observed.state not in SETTLED_STATES:
@@ -281,7 +507,7 @@ def apply(ctx: Context, desired: DesiredMapping, change: Change) -> dict[str, st
     return {"mapping_uuid": uuid}
 
 
-def _create(ctx: Context, desired: DesiredMapping) -> str:
+def _create(ctx: Context, desired: DesiredMapping, start: Replacement | None = None) -> str:
     client = ctx.clients.lambda_
     spec = desired.spec
     params: dict[str, Any] = {
@@ -295,6 +521,14 @@ def _create(ctx: Context, desired: DesiredMapping) -> str:
         params.pop("DestinationConfig")
     if spec.starting_timestamp is not None:
         params["StartingPositionTimestamp"] = spec.starting_timestamp
+    if start is not None:
+        params["StartingPosition"] = start.starting_position
+        params.pop("StartingPositionTimestamp", None)
+        if start.starting_timestamp is not None:
+            params["StartingPositionTimestamp"] = start.starting_timestamp
+        if start.start_label != start.asked:
+            # In the create call itself: no crash can leave it unrecorded.
+            params["Tags"][START_TAG] = start.asked
     with translated(f"creating mapping {desired.label}"):
         try:
             created = retry_while(
@@ -318,6 +552,20 @@ def _create(ctx: Context, desired: DesiredMapping) -> str:
     ctx.reporter.info(f"created mapping {uuid}")
     _enabled(ctx, uuid, "to become Enabled", "was created")
     return uuid
+
+
+def _remember_start(ctx: Context, function_arn: str, how: Replacement) -> None:
+    assert how.starting_timestamp is not None
+    with translated(f"recording on function {function_arn} where the new mapping starts"):
+        ctx.clients.lambda_.tag_resource(
+            Resource=function_arn, Tags={RESUME_TAG: _iso(how.starting_timestamp)}
+        )
+
+
+def _forget_start(ctx: Context, function_arn: str) -> None:
+    client = ctx.clients.lambda_
+    with translated(f"removing tag {RESUME_TAG} from function {function_arn}"):
+        client.untag_resource(Resource=function_arn, TagKeys=[RESUME_TAG])
 
 
 def _update(ctx: Context, desired: DesiredMapping, uuid: str) -> None:

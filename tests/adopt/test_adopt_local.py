@@ -13,90 +13,23 @@ by their endpoint: it is given `localhost`, everything else here uses 127.0.0.1.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from cryptoconsumer.cli import app
-from cryptoconsumer.produce import parse_tickers, synthetic_ticks, tick_json
 from tests.adopt import seed
+from tests.local import traffic
 from tests.local.conftest import Harness, wait_for
-
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)
-PUT_EVERY = 0.05  # 20 ticks a second, in puts of 2
-MONITOR_EVERY = 0.02
-
-
-@dataclass
-class Producer:
-    harness: Harness
-    sent: dict[tuple[str, str], str] = field(default_factory=dict)  # key -> exchange_rate
-    stop: threading.Event = field(default_factory=threading.Event)
-    errors: list[str] = field(default_factory=list)
-
-    def run(self) -> None:
-        pairs = parse_tickers("BTCUSD,ETHUSD")
-        ticks = synthetic_ticks(pairs, 100_000, START, random.Random(13))
-        kinesis = self.harness.clients.kinesis
-        while not self.stop.is_set():
-            batch = [next(ticks) for _ in range(2)]
-            records = [
-                {"Data": tick_json(t), "PartitionKey": t["from_currency_code"]} for t in batch
-            ]
-            answer = kinesis.put_records(StreamARN=seed.STREAM_ARN, Records=records)
-            if answer["FailedRecordCount"]:
-                self.errors.append(str(answer))
-            for tick in batch:
-                ticker = tick["from_currency_code"] + tick["to_currency_code"]
-                key = (ticker, tick["last_refreshed"])
-                self.sent[key] = json.loads(tick_json(tick), parse_float=str)["exchange_rate"]
-            self.stop.wait(PUT_EVERY)
-
-
-@dataclass
-class Monitor:
-    """Samples the stream's mappings; `gaps` are the moments none was Enabled."""
-
-    list_mappings: Callable[[], list[dict[str, Any]]]
-    stop: threading.Event = field(default_factory=threading.Event)
-    samples: int = 0
-    gaps: list[float] = field(default_factory=list)
-    longest_gap: float = 0.0
-    states: Counter[str] = field(default_factory=Counter)
-
-    def run(self) -> None:
-        gap_started: float | None = None
-        while not self.stop.is_set():
-            found = self.list_mappings()
-            now = time.monotonic()
-            self.samples += 1
-            enabled = [m for m in found if m.get("State") == "Enabled"]
-            self.states[f"{len(enabled)} enabled"] += 1
-            if enabled:
-                if gap_started is not None:
-                    self.longest_gap = max(self.longest_gap, now - gap_started)
-                gap_started = None
-            else:
-                self.gaps.append(now)
-                gap_started = gap_started if gap_started is not None else now
-            self.stop.wait(MONITOR_EVERY)
+from tests.local.traffic import Monitor, Producer
 
 
 def table_items(harness: Harness) -> dict[tuple[str, str], dict[str, Any]]:
-    client = harness.clients.dynamodb
-    items: dict[tuple[str, str], dict[str, Any]] = {}
-    for page in client.get_paginator("scan").paginate(TableName=seed.TABLE):
-        for item in page["Items"]:
-            items[(item["ticker"]["S"], item["last_refreshed"]["S"])] = item
-    return items
+    return traffic.table_items(harness, seed.TABLE)
 
 
 @pytest.fixture
@@ -127,7 +60,7 @@ def test_adopt_on_the_emulator_loses_no_tick_and_never_stops_consuming(
     deployed = seed.deploy(lambda service: clients.client(service))
     (old,) = seed.enabled_mappings(clients.client)
     wait_for("the poller to read the old mapping", lambda: harness.poller.polling(old["UUID"]))
-    producer = Producer(harness)
+    producer = Producer(harness, [seed.STREAM_ARN])
     monitor = Monitor(
         lambda: clients.lambda_.list_event_source_mappings(EventSourceArn=seed.STREAM_ARN)[
             "EventSourceMappings"

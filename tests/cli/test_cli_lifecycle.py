@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from tests.aws_state import attached_policies, inline_policies, inventory, mappi
 
 PLAN_KEYS = {"stack", "region", "dry_run", "changes", "outputs", "settings"}
 CHANGE_KEYS = {"resource", "name", "action", "details"}
+HOW_KEYS = {"order", "starting_position", "starting_timestamp", "reason"}
 OUTPUT_KEYS = {"stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid"}
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
 ROW_KEYS = {"resource", "name", "exists", "owned", "state", "drift"}
@@ -48,8 +50,10 @@ def assert_plan_shape(document, dry_run: bool) -> None:
     assert document["stack"] == "crypto" and document["region"] == "us-east-1"
     assert document["dry_run"] is dry_run
     for change in document["changes"]:
-        assert set(change) == CHANGE_KEYS
+        assert set(change) - {"how"} == CHANGE_KEYS
         assert isinstance(change["details"], list)
+        if "how" in change:  # a mapping replacement: its order and start
+            assert set(change["how"]) == HOW_KEYS
     assert set(document["outputs"]) == OUTPUT_KEYS
 
 
@@ -653,6 +657,13 @@ def test_a_new_stream_needs_replace_mapping(run, moto, aws, stream_arn, make_str
 
     planned = run("plan", "--stream-arn", other, "--replace-mapping", "--output", "json")
     assert planned.exit_code == 0, str(planned)
+    (change,) = [c for c in planned.json()["changes"] if c["resource"] == "mapping"]
+    # The JSON plan says the order and where the new mapping starts.
+    assert_plan_shape(planned.json(), dry_run=True)
+    assert change["how"]["order"] == "create_then_delete"
+    assert change["how"]["starting_position"] == "AT_TIMESTAMP"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", change["how"]["starting_timestamp"])
+    assert change["how"]["reason"] in change["details"]
 
     document = up(run, other, "--replace-mapping")
 
