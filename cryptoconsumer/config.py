@@ -485,10 +485,11 @@ def check_fields(options: StackOptions) -> None:
         check = _FIELD_CHECKS.get(name)
         if check is not None:
             check(value)
-    # The one rule between fields that the given values alone decide.
+    # The rules between fields that the given values alone decide.
     _check_stream_region(
         options, parse_stream_arn(options.stream_arn) if options.stream_arn else None
     )
+    _check_one_filter_spelling(options)
 
 
 def default_names(stack: str) -> dict[str, str]:
@@ -564,12 +565,16 @@ def _check_combinations(o: StackOptions, stream: StreamRef | None) -> None:
     _check_filter_combinations(o, stream)
 
 
-def _check_filter_combinations(o: StackOptions, stream: StreamRef | None) -> None:
+def _check_one_filter_spelling(o: StackOptions) -> None:
+    # Given by one source (`layered` lets a stronger source's spelling replace the other's).
     if o.filter and o.only_tickers:
         raise InputError(
             "--only-tickers and --filter both set the mapping's filters: give one "
             "(write the tickers into your --filter pattern to combine them)"
         )
+
+
+def _check_filter_combinations(o: StackOptions, stream: StreamRef | None) -> None:
     if o.filter_kms_key and not (o.filter or o.only_tickers):
         raise InputError(
             "--filter-kms-key encrypts the filters: it needs --filter or --only-tickers"
