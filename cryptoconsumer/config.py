@@ -32,6 +32,10 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 RUNTIME = re.compile(r"^python3\.\d{1,2}$")
+# A customer managed key by ARN (Lambda takes no alias for KMSKeyArn); mrk- keys are multi-Region.
+KMS_KEY_ARN = re.compile(
+    r"arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:key/[A-Za-z0-9-]{1,100}", re.ASCII
+)
 POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]{1,512}$", re.ASCII)
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -104,6 +108,10 @@ class MappingSpec:
     max_retries: int = 3
     max_record_age: int = 3600
     report_batch_item_failures: bool = True
+    # filters (--filter / --only-tickers, canonical JSON), their KMS key, mapping metrics
+    filters: tuple[str, ...] = ()
+    filter_kms_key: str | None = None
+    metrics: bool = True
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,11 @@ class StackOptions:
     max_retries: int | None = None
     max_record_age: int | None = None
     enhanced_fan_out: bool | None = None
+    # mapping filters and metrics (issue 11)
+    filter: tuple[str, ...] | None = None
+    only_tickers: str | None = None
+    filter_kms_key: str | None = None
+    mapping_metrics: bool | None = None
 
 
 # What a field is when no source gives it.
@@ -192,6 +205,8 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 3,
     "max_record_age": 3600,
     "enhanced_fan_out": False,
+    # mapping metrics: a few CloudWatch metrics per mapping (README "Mapping metrics")
+    "mapping_metrics": True,
 }
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
 # The stack's name and region say where the record is, so they are not part of it.
@@ -213,6 +228,9 @@ DEPENDENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "billing_mode": ("PROVISIONED", ("read_capacity", "write_capacity")),
     "starting_position": ("AT_TIMESTAMP", ("starting_timestamp",)),
 }
+# Two spellings of one setting: a stronger layer that gives either takes the weaker layers'
+# value of the other away (`--only-tickers` on a stack recorded with `--filter` replaces it).
+ALTERNATIVE_FIELDS: tuple[tuple[str, str], ...] = (("filter", "only_tickers"),)
 
 
 def layered(*layers: Layer) -> tuple[StackOptions, dict[str, str]]:
@@ -234,6 +252,10 @@ def layered(*layers: Layer) -> tuple[StackOptions, dict[str, str]]:
         for dependent in dependents:
             if chosen_layer.get(dependent, -1) > chosen_layer[field_name]:
                 del values[dependent], origins[dependent]
+    for first, second in ALTERNATIVE_FIELDS:
+        if first in values and second in values and chosen_layer[first] != chosen_layer[second]:
+            weaker = first if chosen_layer[first] > chosen_layer[second] else second
+            del values[weaker], origins[weaker]
     return StackOptions(**values), origins
 
 
@@ -355,6 +377,53 @@ def _check_one_of(option: str, value: str, allowed: tuple[str, ...]) -> None:
         raise InputError(f"{option} must be one of {', '.join(allowed)} (got {value!r})")
 
 
+def _check_mapping_range(option: str, value: int, member: str, low: int | None = None) -> int:
+    """A CreateEventSourceMapping integer within the API model's range; -1 (forever), where
+    the model allows it, is shown as the exception it is."""
+    from cryptoconsumer.lambda_model import mapping_range
+
+    model_low, high = mapping_range(member)
+    if model_low == -1:
+        return _check_range(option, value, 0 if low is None else low, high, -1)
+    return _check_range(option, value, max(model_low, low or model_low), high)
+
+
+def _check_starting_position(value: str) -> None:
+    from cryptoconsumer.lambda_model import mapping_enum
+
+    _check_one_of("--starting-position", value.upper(), mapping_enum("StartingPosition"))
+
+
+def _check_filter_patterns(texts: tuple[str, ...]) -> None:
+    from cryptoconsumer.filter_patterns import InvalidFilter, check_filters
+
+    try:
+        check_filters(texts)
+    except InvalidFilter as err:
+        raise InputError(str(err)) from None
+
+
+def only_tickers_pattern(text: str) -> str:
+    """`--only-tickers BTCUSD,ETHUSD` as the one filter pattern that delivers just those."""
+    from cryptoconsumer.filter_patterns import max_pattern_chars, ticker_pattern
+    from cryptoconsumer.produce import parse_tickers
+
+    pattern = ticker_pattern(parse_tickers(text, "--only-tickers"))
+    if len(pattern) > max_pattern_chars():
+        raise InputError(
+            f"--only-tickers: {len(text.split(','))} tickers make a pattern of {len(pattern)} "
+            f"characters, over Lambda's {max_pattern_chars()}: list fewer"
+        )
+    return pattern
+
+
+def _check_kms_key(arn: str) -> None:
+    if not KMS_KEY_ARN.fullmatch(arn):
+        raise InputError(
+            f"--filter-kms-key {arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)"
+        )
+
+
 def _check_region(region: str) -> None:
     from cryptoconsumer.regions import check_region
 
@@ -381,15 +450,24 @@ _FIELD_CHECKS: dict[str, Any] = {
     "architecture": lambda v: _check_one_of("--architecture", v, ARCHITECTURES),
     "timeout": lambda v: _check_range("--timeout", v, 1, 900),
     "memory": lambda v: _check_range("--memory", v, 128, 10240),
-    "batch_size": lambda v: _check_range("--batch-size", v, 1, 10000),
-    "batch_window": lambda v: _check_range("--batch-window", v, 0, 300),
-    "parallelization_factor": lambda v: _check_range("--parallelization-factor", v, 1, 10),
-    "max_retries": lambda v: _check_range("--max-retries", v, 0, 10000, -1),
-    "max_record_age": lambda v: _check_range("--max-record-age", v, 60, 604800, -1),
-    "starting_position": lambda v: _check_one_of(
-        "--starting-position", v.upper(), STARTING_POSITIONS
+    "batch_size": lambda v: _check_mapping_range("--batch-size", v, "BatchSize"),
+    "batch_window": lambda v: _check_mapping_range(
+        "--batch-window", v, "MaximumBatchingWindowInSeconds"
     ),
+    "parallelization_factor": lambda v: _check_mapping_range(
+        "--parallelization-factor", v, "ParallelizationFactor"
+    ),
+    "max_retries": lambda v: _check_mapping_range("--max-retries", v, "MaximumRetryAttempts"),
+    # The model allows -1..604800; for Kinesis AWS documents -1 or at least 60.
+    "max_record_age": lambda v: _check_mapping_range(
+        "--max-record-age", v, "MaximumRecordAgeInSeconds", low=60
+    ),
+    "starting_position": _check_starting_position,
     "starting_timestamp": parse_timestamp,
+    # mapping filters and metrics (issue 11)
+    "filter": _check_filter_patterns,
+    "only_tickers": only_tickers_pattern,
+    "filter_kms_key": _check_kms_key,
 }
 
 
@@ -407,10 +485,11 @@ def check_fields(options: StackOptions) -> None:
         check = _FIELD_CHECKS.get(name)
         if check is not None:
             check(value)
-    # The one rule between fields that the given values alone decide.
+    # The rules between fields that the given values alone decide.
     _check_stream_region(
         options, parse_stream_arn(options.stream_arn) if options.stream_arn else None
     )
+    _check_one_filter_spelling(options)
 
 
 def default_names(stack: str) -> dict[str, str]:
@@ -483,6 +562,37 @@ def _check_combinations(o: StackOptions, stream: StreamRef | None) -> None:
         raise InputError("--starting-position AT_TIMESTAMP needs --starting-timestamp")
     if position != "AT_TIMESTAMP" and o.starting_timestamp:
         raise InputError("--starting-timestamp goes with --starting-position AT_TIMESTAMP")
+    _check_filter_combinations(o, stream)
+
+
+def _check_one_filter_spelling(o: StackOptions) -> None:
+    # Given by one source (`layered` lets a stronger source's spelling replace the other's).
+    if o.filter and o.only_tickers:
+        raise InputError(
+            "--only-tickers and --filter both set the mapping's filters: give one "
+            "(write the tickers into your --filter pattern to combine them)"
+        )
+
+
+def _check_filter_combinations(o: StackOptions, stream: StreamRef | None) -> None:
+    if o.filter_kms_key and not (o.filter or o.only_tickers):
+        raise InputError(
+            "--filter-kms-key encrypts the filters: it needs --filter or --only-tickers"
+        )
+    if o.filter_kms_key and stream and o.filter_kms_key.split(":")[3] != stream.region:
+        raise InputError(
+            f"--filter-kms-key is in region {o.filter_kms_key.split(':')[3]}, the mapping in "
+            f"{stream.region}: Lambda uses a key of its own region"
+        )
+
+
+def mapping_filters(o: StackOptions) -> tuple[str, ...]:
+    """The filter patterns to send, as canonical JSON (the comparison is on parsed JSON)."""
+    from cryptoconsumer.filter_patterns import canonical
+
+    if o.only_tickers:
+        return (only_tickers_pattern(o.only_tickers),)
+    return tuple(canonical(text) for text in o.filter or ())
 
 
 def build_config(options: StackOptions, origins: dict[str, str] | None = None) -> StackConfig:
@@ -540,6 +650,9 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
             parallelization_factor=int(o.parallelization_factor or 0),
             max_retries=int(o.max_retries if o.max_retries is not None else 0),
             max_record_age=int(o.max_record_age if o.max_record_age is not None else 0),
+            filters=mapping_filters(o),
+            filter_kms_key=o.filter_kms_key,
+            metrics=bool(o.mapping_metrics),
         ),
         stream=stream,
         tags={STACK_TAG: o.stack, MANAGED_BY[0]: MANAGED_BY[1]},

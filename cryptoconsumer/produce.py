@@ -94,7 +94,7 @@ class ProduceResult:
 # -- ticks ------------------------------------------------------------------------------------
 
 
-def parse_tickers(text: str) -> tuple[tuple[str, str], ...]:
+def parse_tickers(text: str, flag: str = "--tickers") -> tuple[tuple[str, str], ...]:
     """ "BTCUSD,ETH-EUR" -> (("BTC", "USD"), ("ETH", "EUR")); the quote is 3 letters."""
     pairs = []
     for raw in text.split(","):
@@ -103,12 +103,12 @@ def parse_tickers(text: str) -> tuple[tuple[str, str], ...]:
         match = TICKER.fullmatch(ticker) if raw.strip().isascii() else None
         if not match:
             raise InputError(
-                f"--tickers: {raw.strip()!r} is not a ticker like BTCUSD "
+                f"{flag}: {raw.strip()!r} is not a ticker like BTCUSD "
                 "(1-10 letters or digits, then a 3-letter currency)"
             )
         pairs.append((match["base"], match["quote"]))
     if len(set(pairs)) != len(pairs):
-        raise InputError("--tickers: a ticker is listed twice")
+        raise InputError(f"{flag}: a ticker is listed twice")
     return tuple(pairs)
 
 

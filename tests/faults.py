@@ -26,6 +26,10 @@ that session then sees eventual consistency and state machines:
   Failed. Remove the entry (the cause is fixed) and the next update repairs it: Active.
 - Mappings disabled by AWS: while `disabled_mappings[function_name] = reason` is set, a
   mapping of that function created or updated ends Disabled with that StateTransitionReason.
+- Encrypted filter criteria: a mapping with a `KMSKeyArn` answers no `FilterCriteria` in
+  ListEventSourceMappings (GetEventSourceMapping answers them, decrypted); while
+  `undecryptable_filters` is set, GetEventSourceMapping answers `FilterCriteriaError` instead
+  (the caller may not kms:Decrypt with the key), as AWS does.
 - Tables in a state AWS can report but moto never does: `table_status[name] = "ARCHIVED"`.
 - CloudFormation: DeleteStack answers at once and the stack is DELETE_IN_PROGRESS (its
   resources too) for a while, then gone (DescribeStacks by ID: DELETE_COMPLETE; by name:
@@ -88,6 +92,7 @@ class AwsLike:
     # Where the session's clients go (a moto server), for the hook's own look-ups.
     endpoint_url: str | None = None
     failing: dict[str, int] = field(default_factory=dict)  # "service.Operation" -> next N calls
+    undecryptable_filters: bool = False
     broken_functions: dict[str, tuple[str, str]] = field(default_factory=dict)
     disabled_mappings: dict[str, str] = field(default_factory=dict)  # function name -> reason
     table_status: dict[str, str] = field(default_factory=dict)  # table name -> TableStatus
@@ -444,8 +449,21 @@ class AwsLike:
                     state = self._mapping_state.get(uuid)
                     if state and now < state[1] and state[0] != "Deleting":
                         config["State"] = state[0]
+                    self._encrypted_filters(key, config)
             elif key == "sqs.DeleteQueue":
                 self._queue_deleted_at[self._queue_name_of_last_delete] = now
+
+    def _encrypted_filters(self, key: str, config: dict[str, Any]) -> None:
+        if not config.get("KMSKeyArn") or not config.get("FilterCriteria"):
+            return
+        if key == "lambda.ListEventSourceMappings":
+            del config["FilterCriteria"]
+        elif self.undecryptable_filters:
+            del config["FilterCriteria"]
+            config["FilterCriteriaError"] = {
+                "ErrorCode": "KMSAccessDeniedException",
+                "Message": "The caller is not allowed to decrypt with the key.",
+            }
 
     # -- failed functions and mappings AWS disabled -------------------------------------------
     def _start_function_update(self, name: str, ends: float, now: float) -> None:

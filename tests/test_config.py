@@ -293,3 +293,119 @@ def test_a_trailing_newline_or_a_non_ascii_letter_is_refused(option, value):
     """Python's `$` matches before a final newline and its `\\w` is Unicode; AWS's are not."""
     with pytest.raises(InputError):
         config(**{option: value})
+
+
+# -- mapping filters, their key, mapping metrics; limits from Lambda's API model -----------------
+
+USD = '{"data": {"to_currency_code": ["USD"]}}'
+KEY = "arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_mapping_ranges_are_the_api_models(monkeypatch):
+    from cryptoconsumer import lambda_model
+
+    assert lambda_model.mapping_range("BatchSize") == (1, 10000)
+    assert lambda_model.mapping_range("MaximumBatchingWindowInSeconds") == (0, 300)
+    assert lambda_model.mapping_range("ParallelizationFactor") == (1, 10)
+    assert lambda_model.mapping_range("MaximumRetryAttempts") == (-1, 10000)
+    assert lambda_model.mapping_range("MaximumRecordAgeInSeconds") == (-1, 604800)
+    assert lambda_model.shape_max("Pattern") == 4096
+    # A botocore whose model says otherwise is followed.
+    monkeypatch.setattr(lambda_model, "mapping_range", lambda member: (1, 50))
+    config(batch_size=50)
+    with pytest.raises(InputError, match=r"--batch-size 51 is out of range \(1-50\)"):
+        config(batch_size=51)
+
+
+def test_options_that_do_not_apply_to_this_consumer_are_not_offered():
+    from cryptoconsumer.config import OPTION_FIELDS
+
+    # ProvisionedPollerConfig is for Kafka and SQS; tumbling windows need an aggregating
+    # function (README, "Filters").
+    assert not [f for f in OPTION_FIELDS if "poller" in f or "tumbling" in f]
+
+
+def test_filters_are_sent_as_canonical_json_and_metrics_default_on():
+    mapping = config(filter=('{ "data" : { "b": [1], "a": ["x"] } }',)).mapping
+    assert mapping.filters == ('{"data":{"a":["x"],"b":[1]}}',)
+    assert mapping.metrics is True
+    assert config(mapping_metrics=False).mapping.metrics is False
+    assert config().mapping.filters == ()
+
+
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        (("{",), r"--filter: the pattern is not valid JSON"),
+        (('["data"]',), r"--filter: the pattern must be a JSON object"),
+        (('{"partitionKey": ["a"]}',), r"--filter: partitionKey: a Kinesis mapping filters only"),
+        (
+            ('{"$or": [{"data": {"a": [1]}}, {"sequenceNumber": ["1"]}]}',),
+            r"--filter: \$or\[1\]\.sequenceNumber: a Kinesis mapping filters only",
+        ),
+        (('{"data": {"a": []}}',), r"--filter: data\.a: empty arrays are not allowed"),
+        (('{"data": {"a": "x"}}',), r"--filter: data\.a must be an object or an array"),
+        (('{"data": {"a": [{"prefx": "x"}]}}',), r"data\.a: unknown operator 'prefx'"),
+        (('{"data": {"a": [{"numeric": [">", "1"]}]}}',), "numeric compares with numbers"),
+        (('{"data": {"a": [{"exists": "yes"}]}}',), "exists takes true or false"),
+        (('{"data": {"$or": [{"a": [1]}]}}',), r"data\.\$or must be an array of at least two"),
+        (('{"data": {}}',), r"--filter: data is empty"),
+        ((USD, "{"), r"--filter #2: the pattern is not valid JSON"),
+        ((USD, ' {"data":{"to_currency_code":["USD"]}}'), "the same pattern is given twice"),
+        (tuple(f'{{"data": {{"n": [{n}]}}}}' for n in range(6)), "at most 5 patterns"),
+        (('{"data": {"a": ["' + "x" * 4096 + '"]}}',), "at most 4096 characters"),
+        (("[" * 4000,), "not valid JSON|nested too deeply"),
+    ],
+)
+def test_bad_filter_patterns_are_refused_naming_the_bad_part(patterns, message):
+    with pytest.raises(InputError, match=message):
+        config(filter=patterns)
+
+
+def test_documented_pattern_shapes_are_accepted():
+    config(
+        filter=(
+            '{"data": {"a": [{"prefix": "x"}], "b": [{"suffix": "y"}], '
+            '"c": [{"anything-but": ["z"]}], "d": [{"numeric": [">", 0, "<=", 5]}], '
+            '"e": [{"exists": true}], "f": [{"equals-ignore-case": "q"}], '
+            '"g": [{"wildcard": "a*b"}], "h": {"nested": [null, true, 1.5, "s"]}}}',
+            '{"$or": [{"data": {"a": [1]}}, {"data": {"b": [2]}}]}',
+        )
+    )
+
+
+def test_only_tickers_and_filter_are_one_setting():
+    with pytest.raises(InputError, match="--only-tickers and --filter"):
+        config(filter=(USD,), only_tickers="BTCUSD")
+    with pytest.raises(InputError, match="--only-tickers: 'BTC' is not a ticker"):
+        config(only_tickers="BTC")
+    with pytest.raises(InputError, match="--only-tickers: a ticker is listed twice"):
+        config(only_tickers="BTCUSD,btcusd")
+    with pytest.raises(InputError, match="over Lambda's 4096: list fewer"):
+        config(only_tickers=",".join(f"C{n}USD" for n in range(200)))
+
+
+def test_a_stronger_source_of_either_filter_spelling_replaces_the_other():
+    from cryptoconsumer.config import Layer, layered
+
+    given, origins = layered(
+        Layer("command line", StackOptions(only_tickers="BTCUSD")),
+        Layer("recorded", StackOptions(filter=(USD,))),
+    )
+    assert (given.only_tickers, given.filter) == ("BTCUSD", None)
+    assert "filter" not in origins
+    given, _ = layered(
+        Layer("command line", StackOptions(filter=(USD,))),
+        Layer("recorded", StackOptions(only_tickers="BTCUSD")),
+    )
+    assert (given.only_tickers, given.filter) == (None, (USD,))
+
+
+def test_the_filter_key_is_a_kms_key_of_the_stream_region_with_filters():
+    assert config(filter=(USD,), filter_kms_key=KEY).mapping.filter_kms_key == KEY
+    with pytest.raises(InputError, match="is not a KMS key ARN"):
+        config(filter=(USD,), filter_kms_key="arn:aws:kms:eu-west-2:123456789012:alias/mine")
+    with pytest.raises(InputError, match="it needs --filter or --only-tickers"):
+        config(filter_kms_key=KEY)
+    with pytest.raises(InputError, match="in region us-east-1, the mapping in eu-west-2"):
+        config(filter=(USD,), filter_kms_key=KEY.replace("eu-west-2", "us-east-1"))

@@ -209,11 +209,19 @@ def _render_demo(result: DemoResult) -> None:
             inert(ticker), inert(latest["last_refreshed"]), inert(latest["exchange_rate"])
         )
     out.print(table)
-    out.print(
-        f"table items: {result.table_items} of {result.produced}; "
-        f"dead-letter queue: {result.dead_lettered} messages for {result.bad_produced} "
-        f"malformed records; {result.seconds:.1f} s"
-    )
+    if result.only_tickers:
+        out.print(
+            f"filter {', '.join(result.only_tickers)}: table items: {result.table_items} of "
+            f"{result.expected_items} ticks of those tickers; {result.filtered_out} records "
+            f"dropped by the filter (the other tickers and all {result.bad_produced} malformed); "
+            f"dead-letter queue: {result.dead_lettered} messages; {result.seconds:.1f} s"
+        )
+    else:
+        out.print(
+            f"table items: {result.table_items} of {result.produced}; "
+            f"dead-letter queue: {result.dead_lettered} messages for {result.bad_produced} "
+            f"malformed records; {result.seconds:.1f} s"
+        )
     out.print("correct" if result.correct else "NOT correct")
 
 
@@ -244,6 +252,13 @@ def demo(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the records to be processed.")
     ] = 120.0,
+    only_tickers: Annotated[
+        str | None,
+        typer.Option(
+            "--only-tickers",
+            help="`up --only-tickers`: filter the mapping to these of BTCUSD,ETHUSD,DOGEUSD.",
+        ),
+    ] = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the whole pipeline on this machine and check it: exit 0 correct, 3 not correct.
@@ -258,7 +273,13 @@ def demo(
     from cryptoconsumer.local.emulator import use_fake_credentials_if_missing
     from cryptoconsumer.local.pipeline import running
 
-    options = DemoOptions(records=records, bad_records=bad_records, timeout=timeout, keep=keep)
+    options = DemoOptions(
+        records=records,
+        bad_records=bad_records,
+        timeout=timeout,
+        keep=keep,
+        only_tickers=only_tickers,
+    )
     options.validate()
     reporter = TerminalReporter()
     function_log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept past this block on failure

@@ -180,6 +180,38 @@ DESIRED = [
         "Forget a recorded setting (e.g. managed-policy, or all): it takes its default "
         "unless given (repeatable).",
     ),
+    # mapping filters and metrics (issue 11)
+    _option(
+        "filter",
+        list[str] | None,
+        None,
+        "--filter",
+        'Deliver only records matching this event pattern, e.g. \'{"data": {"to_currency_code": '
+        '["USD"]}}\' (repeatable, at most 5; the others are dropped by AWS).',
+    ),
+    _option(
+        "only_tickers",
+        str | None,
+        None,
+        "--only-tickers",
+        "Deliver only these tickers' records, e.g. BTCUSD,ETHUSD (a filter; the others are "
+        "dropped by AWS).",
+    ),
+    _option(
+        "filter_kms_key",
+        str | None,
+        None,
+        "--filter-kms-key",
+        "ARN of a customer managed KMS key to encrypt the filters with.",
+    ),
+    _option(
+        "mapping_metrics",
+        bool,
+        True,
+        "--mapping-metrics/--no-mapping-metrics",
+        "Event source mapping metrics (records polled, filtered out, dropped...): a few "
+        "CloudWatch metrics.",
+    ),
 ]
 
 

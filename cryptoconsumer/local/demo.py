@@ -46,6 +46,7 @@ MAX_BAD_RECORDS = 100_000
 MAX_TIMEOUT_SECONDS = 86_400
 
 # Each kind of malformed record the consumer must refuse, each for a different reason.
+FLAG = "--only-tickers"
 MALFORMED_KINDS = ("not JSON", "missing rate", "negative rate", "bad timestamp", "bad code")
 
 # progress(processed): how many records the function has processed so far.
@@ -60,6 +61,14 @@ class DemoOptions:
     bad_records: int = 5
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     keep: bool = False
+    # `up --only-tickers`: the mapping delivers only these of the demo's tickers
+    only_tickers: str | None = None
+
+    def wanted(self) -> frozenset[str]:
+        """The tickers whose records reach the function (all of them without a filter)."""
+        if self.only_tickers is None:
+            return frozenset(DEFAULT_TICKERS)
+        return frozenset(base + quote for base, quote in parse_tickers(self.only_tickers, FLAG))
 
     def validate(self) -> None:
         if not 1 <= self.records <= MAX_RECORDS:
@@ -70,6 +79,11 @@ class DemoOptions:
         if not math.isfinite(self.timeout) or not 0 < self.timeout <= MAX_TIMEOUT_SECONDS:
             raise InputError(
                 f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:,}"
+            )
+        unknown = sorted(self.wanted() - set(DEFAULT_TICKERS))
+        if unknown:
+            raise InputError(
+                f"{FLAG}: the demo produces {', '.join(DEFAULT_TICKERS)}, not {', '.join(unknown)}"
             )
 
 
@@ -82,19 +96,41 @@ class DemoResult:
     seconds: float
     latest: dict[str, dict[str, str]] = field(default_factory=dict)
     stream_arn: str = ""
+    # With --only-tickers: the good ticks of those tickers, and what AWS's filter dropped.
+    expected_items: int | None = None
+    filtered_out: int = 0
+    only_tickers: tuple[str, ...] = ()
+
+    @property
+    def expected_dead_letters(self) -> int:
+        # The malformed records carry no ticker of the demo's: a filter drops them all.
+        return 0 if self.only_tickers else self.bad_produced
 
     @property
     def correct(self) -> bool:
-        return self.table_items == self.produced and self.dead_lettered == self.bad_produced
+        items = self.produced if self.expected_items is None else self.expected_items
+        dropped = self.produced + self.bad_produced - items - self.expected_dead_letters
+        return (
+            self.table_items == items
+            and self.dead_lettered == self.expected_dead_letters
+            and self.filtered_out == dropped
+        )
 
     def document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "produced": self.produced,
             "bad_produced": self.bad_produced,
             "table_items": self.table_items,
             "dead_lettered": self.dead_lettered,
             "seconds": round(self.seconds, 3),
         }
+        if self.only_tickers:
+            document.update(
+                only_tickers=list(self.only_tickers),
+                expected_items=self.expected_items,
+                filtered_out=self.filtered_out,
+            )
+        return document
 
 
 def malformed_record(index: int) -> OutgoingRecord:
@@ -196,15 +232,21 @@ def latest_prices(
     return latest
 
 
-def demo_config(stream_arn: str) -> StackConfig:
+def demo_config(stream_arn: str, only_tickers: str | None = None) -> StackConfig:
     return build_config(
         StackOptions(
             stack=DEMO_STACK,
             stream_arn=stream_arn,
             region=DEMO_REGION,
             starting_position="TRIM_HORIZON",
+            only_tickers=only_tickers,
         )
     )
+
+
+def ticker_of(record: OutgoingRecord) -> str:
+    """The demo's good ticks are keyed by their ticker (produce.partition_key)."""
+    return record.partition_key
 
 
 def run_demo(
@@ -221,22 +263,27 @@ def run_demo(
     clients = pipeline.clients(DEMO_REGION)
     with reporter.waiting(f"creating stream {DEMO_STREAM} ({DEMO_SHARDS} shards)"):
         stream_arn = create_stream(clients, DEMO_STREAM, DEMO_SHARDS)
-    config = demo_config(stream_arn)
+    config = demo_config(stream_arn, options.only_tickers)
     outputs = stack.execute(stack.plan_up(config, clients, reporter=reporter), reporter)
     table_name = config.table.name
     queue_url = str(outputs["queue_url"])
 
     stats = pipeline.poller.stats
     already = stats.delivered_records + stats.discarded_records
+    already_filtered = stats.filtered_out_records
     records, tickers = demo_records(options.records, options.bad_records, rng or random.Random())
     with reporter.waiting(f"producing {len(records)} records"):
         produced = put_records(clients, stream_arn, records)
     if produced.failed:
         reporter.info(f"{produced.failed} records could not be put on the stream")
+    wanted = options.wanted()
+    expected_items = sum(ticker_of(r) in wanted for r in records)
+    # Every record ends processed by the function or dropped by the filter.
     expected = options.records + options.bad_records
 
     def processed() -> int:
-        return stats.delivered_records + stats.discarded_records - already
+        handled = stats.delivered_records + stats.discarded_records - already
+        return handled + stats.filtered_out_records - already_filtered
 
     with display(expected) as progress:
         wait_until_processed(processed, expected, options.timeout, progress)
@@ -256,4 +303,7 @@ def run_demo(
         seconds=time.monotonic() - started,
         latest=latest,
         stream_arn=stream_arn,
+        expected_items=expected_items if options.only_tickers else None,
+        filtered_out=stats.filtered_out_records - already_filtered,
+        only_tickers=tuple(sorted(wanted)) if options.only_tickers else (),
     )

@@ -25,87 +25,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptoconsumer.filter_patterns import (  # noqa: F401 - re-exported for the emulator
+    DATA_FIELD,
+    MAX_FILTERS,
+    InvalidFilter,
+    parse_pattern,
+)
 from cryptoconsumer.local.events import StreamRecord
 
-DATA_FIELD = "data"
-OPERATORS = frozenset(
-    {
-        "prefix",
-        "suffix",
-        "equals-ignore-case",
-        "anything-but",
-        "numeric",
-        "exists",
-        "wildcard",
-        "cidr",
-    }
-)
-NUMERIC_OPERATORS = frozenset({"<", "<=", "=", ">=", ">"})
-# Lambda's limit on one pattern's length, and its default quota of filters per mapping.
-MAX_PATTERN_CHARS = 4096
-MAX_FILTERS = 5
 _ABSENT = object()
-
-
-class InvalidFilter(ValueError):
-    """A pattern Lambda would refuse (InvalidParameterValueException)."""
-
-
-def _check_node(node: Any, path: str) -> None:
-    if not isinstance(node, dict):
-        raise InvalidFilter(f"{path or 'the pattern'} must be a JSON object")
-    for key, value in node.items():
-        where = f"{path}.{key}" if path else key
-        if key == "$or":
-            if not isinstance(value, list) or len(value) < 2:
-                raise InvalidFilter(f"{where} must be an array of at least two patterns")
-            for index, branch in enumerate(value):
-                _check_node(branch, f"{where}[{index}]")
-        elif isinstance(value, dict):
-            _check_node(value, where)
-        elif isinstance(value, list):
-            if not value:
-                raise InvalidFilter(f"{where}: empty arrays are not allowed")
-            for matcher in value:
-                _check_matcher(matcher, where)
-        else:
-            raise InvalidFilter(f"{where} must be an object or an array")
-
-
-def _check_matcher(matcher: Any, where: str) -> None:
-    if matcher is None or isinstance(matcher, str | int | float | bool):
-        return
-    if not isinstance(matcher, dict) or len(matcher) != 1:
-        raise InvalidFilter(f"{where}: a matcher is a value or an object with one operator")
-    [(operator, operand)] = matcher.items()
-    if operator not in OPERATORS:
-        raise InvalidFilter(f"{where}: unknown operator {operator!r}")
-    if operator == "exists" and not isinstance(operand, bool):
-        raise InvalidFilter(f"{where}: exists takes true or false")
-    if operator == "numeric":
-        if not isinstance(operand, list) or not operand or len(operand) % 2:
-            raise InvalidFilter(f"{where}: numeric takes operator/value pairs")
-        for symbol, number in zip(operand[::2], operand[1::2], strict=True):
-            if symbol not in NUMERIC_OPERATORS:
-                raise InvalidFilter(f"{where}: unknown numeric operator {symbol!r}")
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise InvalidFilter(f"{where}: numeric compares with numbers")
-    if operator in {"prefix", "suffix", "wildcard", "cidr"} and not isinstance(
-        operand, str | dict | list
-    ):
-        raise InvalidFilter(f"{where}: {operator} takes a string")
-
-
-def parse_pattern(text: str) -> dict[str, Any]:
-    """One filter's pattern, checked as Lambda checks it; InvalidFilter naming the bad part."""
-    if len(text) > MAX_PATTERN_CHARS:
-        raise InvalidFilter(f"a pattern is at most {MAX_PATTERN_CHARS} characters")
-    try:
-        pattern = json.loads(text)
-    except ValueError as err:
-        raise InvalidFilter(f"the pattern is not valid JSON: {err}") from None
-    _check_node(pattern, "")
-    return dict(pattern)
 
 
 def _matcher_class() -> Any:

@@ -385,6 +385,8 @@ class Poller:
 
     def count(self, uuid: str, **events: int) -> None:
         self.metrics.count(uuid, **events)
+        if events.get("filtered_out"):
+            self.stats.add(filtered_out_records=events["filtered_out"])
 
     def put_generation(self, stream_arn: str) -> int:
         return self._put_generation(stream_arn)

@@ -15,6 +15,7 @@ class PollerStats:
     delivered_records: int = 0
     discarded_records: int = 0
     on_failure_messages: int = 0
+    filtered_out_records: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **counts: int) -> None:

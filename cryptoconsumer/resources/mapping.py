@@ -43,6 +43,12 @@ RESETS = ("TRIM_HORIZON", "AT_TIMESTAMP")
 # starts, so that a run interrupted between the delete and the create resumes from there.
 RESUME_TAG = "cryptoconsumer:mapping-resume-at"
 Order = Literal["create_then_delete", "delete_then_create"]
+METRICS = "EventCount"
+# Said in the plan when a mapping first gets filters: what AWS does with the other records.
+FILTERED_OUT_NOTE = (
+    "records that match no filter are dropped by AWS: they never reach the function, "
+    "the dead-letter queue or any destination"
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,11 @@ class ObservedMapping:
     response_types: tuple[str, ...]
     destination_arn: str | None
     tags: dict[str, str]
+    # FilterCriteria patterns as AWS answers them; why AWS could not decrypt them, if so
+    filters: tuple[str, ...] = ()
+    filter_error: str | None = None
+    filter_kms_key: str | None = None
+    metrics: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,10 @@ def _observed(ctx: Context, config: dict[str, Any]) -> ObservedMapping:
     )
     with translated(f"reading tags of mapping {config['UUID']}"):
         tags = ctx.clients.lambda_.list_tags(Resource=arn).get("Tags", {})
+    if config.get("KMSKeyArn") and not config.get("FilterCriteria"):
+        # ListEventSourceMappings leaves encrypted filter criteria out; GetEventSourceMapping
+        # answers them in plaintext to a caller allowed kms:Decrypt on the key.
+        config = _get(ctx, config["UUID"]) or config
     return _from_config(config, arn, tags)
 
 
@@ -109,7 +124,20 @@ def _from_config(config: dict[str, Any], arn: str, tags: dict[str, str]) -> Obse
         response_types=tuple(sorted(config.get("FunctionResponseTypes") or [])),
         destination_arn=destination.get("Destination") or None,
         tags=dict(tags),
+        filters=tuple(
+            str(f.get("Pattern", ""))
+            for f in (config.get("FilterCriteria") or {}).get("Filters") or []
+        ),
+        filter_error=_filter_error(config.get("FilterCriteriaError")),
+        filter_kms_key=config.get("KMSKeyArn") or None,
+        metrics=METRICS in ((config.get("MetricsConfig") or {}).get("Metrics") or []),
     )
+
+
+def _filter_error(error: dict[str, Any] | None) -> str | None:
+    if not error:
+        return None
+    return f"{error.get('ErrorCode') or 'error'}: {error.get('Message') or 'no message'}"
 
 
 def read_all(ctx: Context, function_name: str) -> list[ObservedMapping]:
@@ -155,7 +183,68 @@ def drift(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
     details += field_diff(
         "on-failure destination", observed.destination_arn, desired.destination_arn
     )
+    details += _filter_drift(desired, observed)
     return details
+
+
+def _filter_drift(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
+    spec = desired.spec
+    details = []
+    if observed.filter_error:
+        details.append(f"filters unreadable ({observed.filter_error}); `up` writes them again")
+    elif not _same_filters(observed.filters, spec.filters):
+        details.append(f"filters: {_shown(observed.filters)} -> {_shown(spec.filters)}")
+    details += field_diff("filter KMS key", observed.filter_kms_key, spec.filter_kms_key)
+    details += field_diff("mapping metrics", _on(observed.metrics), _on(spec.metrics))
+    return details
+
+
+def _same_filters(observed: tuple[str, ...], desired: tuple[str, ...]) -> bool:
+    from cryptoconsumer.filter_patterns import same_patterns
+
+    try:
+        return same_patterns(observed, desired)
+    except ValueError:  # a pattern AWS holds that is not JSON is not ours
+        return False
+
+
+def _shown(patterns: tuple[str, ...]) -> str:
+    from cryptoconsumer.filter_patterns import canonical
+
+    def one(text: str) -> str:
+        try:
+            return canonical(text)
+        except ValueError:
+            return text
+
+    return "[" + ", ".join(one(text) for text in patterns) + "]" if patterns else "(none)"
+
+
+def _on(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def filter_notes(desired: DesiredMapping, observed: ObservedMapping | None) -> list[str]:
+    """What the plan says when the mapping gets filters it did not have."""
+    spec = desired.spec
+    if not spec.filters or (observed is not None and observed.filters):
+        return []
+    counted = (
+        "counted only as FilteredOutEventCount (mapping metrics)"
+        if spec.metrics
+        else "counted nowhere (--mapping-metrics would count them as FilteredOutEventCount)"
+    )
+    return [f"{FILTERED_OUT_NOTE}, {counted}"]
+
+
+def new_mapping_details(desired: DesiredMapping) -> list[str]:
+    """The filter and metrics lines of a new mapping's plan."""
+    spec = desired.spec
+    details = [f"mapping metrics {_on(spec.metrics)}"]
+    if spec.filters:
+        encrypted = f", encrypted with {spec.filter_kms_key}" if spec.filter_kms_key else ""
+        details.append(f"filters: {_shown(spec.filters)}{encrypted}")
+    return details + filter_notes(desired, None)
 
 
 def replacement_reasons(desired: DesiredMapping, observed: ObservedMapping) -> list[str]:
@@ -339,6 +428,7 @@ def plan(
             f"batch {desired.spec.batch_size}, start {desired.spec.starting_position}",
             f"retries {desired.spec.max_retries}, max age {desired.spec.max_record_age} s, "
             "bisect on error, ReportBatchItemFailures",
+            *new_mapping_details(desired),
         )
         resumed = _resumed(desired, resume_at)
         if resumed is not None:
@@ -408,6 +498,7 @@ def _keep(
             )
         return _replace(ctx, desired, current, reasons, now)
     details = drift(desired, current)
+    details += filter_notes(desired, current) if details else []
     reason = current.state_reason
     if current.state == "Disabled" and reason and not reason.startswith("User"):
         # Disabled by AWS, not by a person ("User action"): say why before re-enabling.
@@ -463,6 +554,12 @@ def _update_params(desired: DesiredMapping) -> dict[str, Any]:
         "DestinationConfig": {
             "OnFailure": {"Destination": desired.destination_arn} if desired.destination_arn else {}
         },
+        # {} clears the filters and "" the key, as an update must be able to.
+        "FilterCriteria": {"Filters": [{"Pattern": p} for p in spec.filters]}
+        if spec.filters
+        else {},
+        "KMSKeyArn": spec.filter_kms_key or "",
+        "MetricsConfig": {"Metrics": [METRICS] if spec.metrics else []},
     }
 
 
@@ -519,6 +616,11 @@ def _create(ctx: Context, desired: DesiredMapping, start: Replacement | None = N
     }
     if not desired.destination_arn:
         params.pop("DestinationConfig")
+    for name in ("FilterCriteria", "KMSKeyArn"):
+        if not params[name]:
+            params.pop(name)
+    if not spec.metrics:
+        params.pop("MetricsConfig")
     if spec.starting_timestamp is not None:
         params["StartingPositionTimestamp"] = spec.starting_timestamp
     if start is not None:
