@@ -156,11 +156,13 @@ def test_mapping_update_retries_while_it_is_in_use(world: World) -> None:
     outputs = world.up()
     uuid = outputs["mapping_uuid"]
     state = world.faults._mapping_state[uuid]
-    world.faults._mapping_state[uuid] = ("Updating", time.monotonic() + 0.3, state[2])
+    world.faults._mapping_state[uuid] = ("Updating", time.monotonic() + 2.0, state[2])
 
     world.up(batch_size=250)
 
-    assert world.faults.refusals["lambda.UpdateEventSourceMapping:ResourceInUseException"] >= 1
+    assert world.faults.refusals["lambda.UpdateEventSourceMapping:ResourceInUseException"] >= 1, (
+        "\n".join(world.reporter.messages)
+    )
     assert world.plain("lambda").get_event_source_mapping(UUID=uuid)["BatchSize"] == 250
 
 
