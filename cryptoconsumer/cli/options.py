@@ -180,6 +180,22 @@ DESIRED = [
         "Forget a recorded setting (e.g. managed-policy, or all): it takes its default "
         "unless given (repeatable).",
     ),
+    # S3 on-failure destination (issue 11)
+    _option(
+        "failure_destination",
+        str,
+        "sqs",
+        "--failure-destination",
+        "Where Lambda sends a batch it gives up on: sqs (a pointer into the stream) or s3 "
+        "(the records themselves, replayable after the stream's retention).",
+    ),
+    _option(
+        "failure_retention_days",
+        int,
+        14,
+        "--failure-retention-days",
+        "With s3: days before a failed batch's object expires (1-36500).",
+    ),
 ]
 
 
