@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptoconsumer.aws import error_code, translated
 from cryptoconsumer.config import BucketSpec
-from cryptoconsumer.errors import AwsError
+from cryptoconsumer.errors import AwsError, OwnershipError
 from cryptoconsumer.resources.base import Change, Context, owned, tag_dict, tag_list
 
 LIFECYCLE_RULE_ID = "cryptoconsumer-expire-failed-batches"
@@ -211,15 +211,17 @@ def plan_retired(observed: ObservedBucket) -> Change:
 def apply(ctx: Context, spec: BucketSpec, change: Change) -> dict[str, str]:
     name = change.name
     bucket_arn = arn(ctx.partition, name)
+    observed: ObservedBucket | None = change.observed
     if change.action == "create":
-        _create(ctx, name)
+        observed = _create(ctx, name)
     if change.action in ("create", "update"):
-        _converge(ctx, spec, name, change.observed)
+        _converge(ctx, spec, name, observed)
         ctx.reporter.info(f"{change.action}d bucket {name}")
     return {"bucket_arn": bucket_arn}
 
 
-def _create(ctx: Context, name: str) -> None:
+def _create(ctx: Context, name: str) -> ObservedBucket | None:
+    """None when made now (tagged by CreateBucket itself); what exists when it already did."""
     client = ctx.clients.client("s3")
     configuration: dict[str, Any] = {"Tags": tag_list(ctx.config.tags)}
     if ctx.region != NO_LOCATION_CONSTRAINT:
@@ -235,21 +237,24 @@ def _create(ctx: Context, name: str) -> None:
                     "choose another --stack",
                     code,
                 ) from None
-            if code != "BucketAlreadyOwnedByYou":  # made by an interrupted earlier run
+            if code != "BucketAlreadyOwnedByYou":
                 raise
+        else:
+            return None
+    # Made by an interrupted earlier run (tagged then), or by someone else in this account.
+    found = read(ctx, name, ctx.config.stack)
+    if not isinstance(found, ObservedBucket) or not owned(found.tags, ctx.config.stack):
+        raise OwnershipError(
+            f"bucket {name} was created meanwhile without the tags of stack "
+            f"{ctx.config.stack}; refusing to change it or send failed batches to it"
+        )
+    return found
 
 
 def _converge(ctx: Context, spec: BucketSpec, name: str, observed: ObservedBucket | None) -> None:
-    """Tags first: once tagged, a re-run after a crash sees the bucket as this stack's."""
+    """Every setting, each call on its own: a re-run after a crash finds what is missing."""
     client = ctx.clients.client("s3")
     with translated(f"configuring bucket {name}"):
-        if observed is None or not owned(observed.tags, ctx.config.stack):
-            client.put_bucket_tagging(
-                Bucket=name,
-                Tagging={
-                    "TagSet": tag_list({**(observed.tags if observed else {}), **ctx.config.tags})
-                },
-            )
         if observed is None or observed.public_access_block != PUBLIC_ACCESS_BLOCK:
             client.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK)
