@@ -145,3 +145,25 @@ def test_a_bucket_name_taken_by_someone_else_is_refused_with_one_line(run, aws, 
     [line] = result.error_lines
     assert f"bucket {BUCKET} exists but is not tagged" in line
     assert inventory(aws).roles == ()
+
+
+def test_status_shows_the_bucket_and_its_drift(run, aws, stream_arn):
+    assert run("up", "--stream-arn", stream_arn, *S3).exit_code == 0
+
+    healthy = run("status", "--output", "json")
+
+    assert healthy.exit_code == 0, str(healthy)
+    [row] = [r for r in healthy.json()["resources"] if r["resource"] == "bucket"]
+    assert (row["name"], row["owned"], row["state"], row["drift"]) == (
+        BUCKET,
+        True,
+        "0 object(s)",
+        [],
+    )
+    aws("s3").delete_bucket_encryption(Bucket=BUCKET)
+
+    drifted = run("status", "--output", "json")
+
+    assert drifted.exit_code == 3, str(drifted)
+    [row] = [r for r in drifted.json()["resources"] if r["resource"] == "bucket"]
+    assert row["drift"] == ["default encryption: none -> SSE-S3"]
