@@ -520,7 +520,7 @@ def plan_destroy(
     if observed.bucket is not None:
         changes.append(
             bucket.plan_delete(
-                observed.bucket if isinstance(observed.bucket, bucket.ObservedBucket) else None,
+                observed.bucket,
                 observed.bucket_name,
                 delete_failed_batches,
                 config.stack,

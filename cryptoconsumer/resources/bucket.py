@@ -150,11 +150,18 @@ def _lifecycle_days(observed: ObservedBucket) -> int | None:
     if len(observed.lifecycle) != 1:
         return None
     rule = observed.lifecycle[0]
-    days = (rule.get("Expiration") or {}).get("Days")
-    whole_bucket = (rule.get("Filter") or {}).get("Prefix", "") == "" and "Prefix" not in rule
-    if rule.get("Status") != "Enabled" or not whole_bucket or not isinstance(days, int):
+    expiration = rule.get("Expiration") or {}
+    days = expiration.get("Days")
+    # Every object: no prefix, tag or size filter (S3 may answer an empty prefix or none).
+    whole_bucket = not rule.get("Prefix") and all(
+        key == "Prefix" and not value for key, value in (rule.get("Filter") or {}).items()
+    )
+    only_expiry = set(rule) <= {"ID", "Status", "Filter", "Prefix", "Expiration"} and set(
+        expiration
+    ) == {"Days"}
+    if rule.get("Status") != "Enabled" or not whole_bucket or not only_expiry:
         return None
-    return days
+    return days if isinstance(days, int) else None
 
 
 def drift(spec: BucketSpec, observed: ObservedBucket) -> list[str]:
@@ -277,7 +284,11 @@ def _converge(ctx: Context, spec: BucketSpec, name: str, observed: ObservedBucke
             )
 
 
-def plan_delete(observed: ObservedBucket | None, name: str, consent: bool, stack: str) -> Change:
+def plan_delete(
+    observed: ObservedBucket | ForeignBucket | None, name: str, consent: bool, stack: str
+) -> Change:
+    if isinstance(observed, ForeignBucket):
+        return Change("bucket", name, "none", ("not readable with these credentials; left alone",))
     if observed is None:
         return Change("bucket", name, "none", ("does not exist",))
     if not owned(observed.tags, stack):

@@ -323,3 +323,44 @@ def bucket_name_is_valid(name: str) -> bool:
         and set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789-.")
         and not name.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
     )
+
+
+def test_a_lifecycle_rule_that_is_not_the_whole_bucket_is_drift(world: World) -> None:
+    world.up(**S3)
+    world.plain("s3").put_bucket_lifecycle_configuration(
+        Bucket=BUCKET,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": lifecycle_id(),
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "aws/lambda/other/"},
+                    "Expiration": {"Days": 14},
+                }
+            ]
+        },
+    )
+
+    [change] = _plan(world, **S3).plan.for_resource("bucket")
+
+    assert change.details == ("lifecycle: 1 other rule(s) -> objects expire after 14 days",)
+
+
+def test_destroy_leaves_a_bucket_it_may_not_read(world: World) -> None:
+    world.up(**S3)
+    world.faults.foreign_buckets.add(BUCKET)
+    config = world.config(**S3)
+
+    prepared = stack.plan_destroy(
+        config, world.clients, ctx=world.context(config), delete_failed_batches=True
+    )
+
+    [change] = prepared.plan.for_resource("bucket")
+    assert (change.action, change.details) == (
+        "none",
+        ("not readable with these credentials; left alone",),
+    )
+
+
+def lifecycle_id() -> str:
+    return bucket.LIFECYCLE_RULE_ID
