@@ -167,3 +167,10 @@ def test_status_shows_the_bucket_and_its_drift(run, aws, stream_arn):
     assert drifted.exit_code == 3, str(drifted)
     [row] = [r for r in drifted.json()["resources"] if r["resource"] == "bucket"]
     assert row["drift"] == ["default encryption: none -> SSE-S3"]
+
+
+def test_up_json_outputs_name_the_bucket(run, stream_arn):
+    result = run("up", "--stream-arn", stream_arn, *S3, "--output", "json")
+
+    assert result.exit_code == 0, str(result)
+    assert result.json()["outputs"]["failed_batches_bucket"] == BUCKET
