@@ -48,6 +48,9 @@ ARCHITECTURES = ("arm64", "x86_64")
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
 HANDLER = "data_consumer_lambda.handler"
 QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+FAILURE_DESTINATIONS = ("sqs", "s3")
+# S3 takes any positive number of days for an expiration; a century is our bound on typos.
+MAX_FAILURE_RETENTION_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,14 @@ class ConsumerSpec:
 
 
 @dataclass(frozen=True)
+class BucketSpec:
+    """The S3 bucket Lambda writes failed batches to, records included. Its name needs the
+    account (`failed_batches_bucket`), so it is derived once the account is known."""
+
+    retention_days: int = 14
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `up` would make, named and sized; `stream` is None when not given."""
 
@@ -140,6 +151,8 @@ class StackConfig:
     # `destroy` still removes it.
     retired_queue: QueueSpec | None = None
     consumer: ConsumerSpec | None = None
+    # With --failure-destination s3: the failed-batches bucket (None: the queue gets them).
+    bucket: BucketSpec | None = None
     # What `up` records on the stack (option field -> value): every value not left to its
     # built-in default; and where every option's value came from (field -> origin).
     settings: dict[str, Any] = field(default_factory=dict)
@@ -185,6 +198,9 @@ class StackOptions:
     only_tickers: str | None = None
     filter_kms_key: str | None = None
     mapping_metrics: bool | None = None
+    # S3 on-failure destination (issue 11)
+    failure_destination: str | None = None
+    failure_retention_days: int | None = None
 
 
 # What a field is when no source gives it.
@@ -207,6 +223,9 @@ DEFAULTS: dict[str, Any] = {
     "enhanced_fan_out": False,
     # mapping metrics: a few CloudWatch metrics per mapping (README "Mapping metrics")
     "mapping_metrics": True,
+    # S3 on-failure destination (issue 11)
+    "failure_destination": "sqs",
+    "failure_retention_days": 14,
 }
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
 # The stack's name and region say where the record is, so they are not part of it.
@@ -227,6 +246,8 @@ class Layer:
 DEPENDENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "billing_mode": ("PROVISIONED", ("read_capacity", "write_capacity")),
     "starting_position": ("AT_TIMESTAMP", ("starting_timestamp",)),
+    # S3 on-failure destination (issue 11)
+    "failure_destination": ("S3", ("failure_retention_days",)),
 }
 # Two spellings of one setting: a stronger layer that gives either takes the weaker layers'
 # value of the other away (`--only-tickers` on a stack recorded with `--filter` replaces it).
@@ -468,6 +489,13 @@ _FIELD_CHECKS: dict[str, Any] = {
     "filter": _check_filter_patterns,
     "only_tickers": only_tickers_pattern,
     "filter_kms_key": _check_kms_key,
+    # S3 on-failure destination (issue 11)
+    "failure_destination": lambda v: _check_one_of(
+        "--failure-destination", v, FAILURE_DESTINATIONS
+    ),
+    "failure_retention_days": lambda v: _check_range(
+        "--failure-retention-days", v, 1, MAX_FAILURE_RETENTION_DAYS
+    ),
 }
 
 
@@ -522,6 +550,61 @@ def dashboard_name(stack: str) -> str:
     return f"{stack}-consumer"
 
 
+# S3 bucket names: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit, and none
+# of the prefixes S3 reserves (its own suffixes cannot end a name that ends with a region).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_SUFFIX = "-failed-batches-"
+DIGEST_CHARS = 8
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def failed_batches_bucket(stack: str, account: str, region: str) -> str:
+    """STACK-failed-batches-ACCOUNT-REGION, when STACK can begin a bucket name as it is.
+
+    Stack names allow capitals and `_` and run to 32 characters; bucket names do not and stop
+    at 63. Otherwise the stack is lowercased with `_` as `-`, shortened to fit, and followed by
+    8 hex digits of the SHA-256 of the exact stack name, so `My_Stack` and `my-stack` never
+    share a bucket: `my-stack-1a2b3c4d-failed-batches-ACCOUNT-REGION`.
+    """
+    import hashlib
+
+    tail = f"{BUCKET_SUFFIX}{account}-{region}"
+    plain = f"{stack}{tail}"
+    if _bucket_name_problem(plain) is None:
+        return plain
+    digest = hashlib.sha256(stack.encode("utf-8")).hexdigest()[:DIGEST_CHARS]
+    base = re.sub(r"[^a-z0-9-]", "-", stack.lower()).strip("-")
+    if base.startswith(RESERVED_BUCKET_PREFIXES):
+        base = ""
+    budget = 63 - len(f"-{digest}{tail}")
+    base = base[: max(budget, 0)].rstrip("-")
+    name = f"{base}-{digest}{tail}" if base else f"{digest}{tail}"
+    problem = _bucket_name_problem(name)
+    if problem is not None:
+        raise InputError(
+            f"--failure-destination s3: no valid bucket name for stack {stack!r} in region "
+            f"{region!r} ({name!r}: {problem})"
+        )
+    return name
+
+
+def _bucket_name_problem(name: str) -> str | None:
+    if not 3 <= len(name) <= 63:
+        return f"{len(name)} characters, S3 allows 3-63"
+    if not BUCKET_NAME.fullmatch(name):
+        return "S3 allows only a-z 0-9 . - and a letter or digit at each end"
+    if ".." in name or name.startswith(RESERVED_BUCKET_PREFIXES):
+        return "S3 reserves it"
+    return None
+
+
+def check_bucket_name(stack: str, region: str) -> None:
+    """The bucket's name depends on the account only through 12 digits: judged before any
+    call with a stand-in account."""
+    failed_batches_bucket(stack, "0" * 12, region)
+
+
 def with_defaults(options: StackOptions) -> StackOptions:
     return StackOptions(
         **{
@@ -563,6 +646,12 @@ def _check_combinations(o: StackOptions, stream: StreamRef | None) -> None:
     if position != "AT_TIMESTAMP" and o.starting_timestamp:
         raise InputError("--starting-timestamp goes with --starting-position AT_TIMESTAMP")
     _check_filter_combinations(o, stream)
+    # S3 on-failure destination (issue 11)
+    if o.failure_destination == "s3" and o.dlq is False:
+        raise InputError(
+            "--failure-destination s3 still needs the dead-letter queue for the function's bad "
+            "records: drop --no-dlq"
+        )
 
 
 def _check_one_filter_spelling(o: StackOptions) -> None:
@@ -618,6 +707,14 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
     position = str(o.starting_position).upper()
     timestamp = parse_timestamp(o.starting_timestamp) if position == "AT_TIMESTAMP" else None
     recorded = {name: getattr(o, name) for name in RECORDED_FIELDS if name in given}
+    bucket = None
+    # S3 on-failure destination (issue 11); the default retention fills o, so ask `options`.
+    if o.failure_destination != "s3" and options.failure_retention_days is not None:
+        raise InputError("--failure-retention-days goes with --failure-destination s3")
+    if o.failure_destination == "s3":
+        bucket = BucketSpec(retention_days=int(o.failure_retention_days or 0))
+        if region:
+            check_bucket_name(o.stack, region)
     return StackConfig(
         stack=o.stack,
         region=region,
@@ -658,6 +755,7 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
         tags={STACK_TAG: o.stack, MANAGED_BY[0]: MANAGED_BY[1]},
         # A function name (1-64 of A-Z a-z 0-9 _ -) + "-efo" is always a valid consumer name.
         consumer=ConsumerSpec(name=f"{function_name}-efo") if o.enhanced_fan_out else None,
+        bucket=bucket,
         settings=recorded,
         origins={name: origins.get(name, DEFAULT) for name in OPTION_FIELDS},
     )

@@ -26,20 +26,23 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "table": (),
     "queue": (),
     "log_group": (),
-    "role": (),
+    # The role may write to the bucket, and the mapping name it, only once it is ours.
+    "role": ("bucket",),
     "function": ("role", "queue", "log_group"),
     "consumer": (),
-    "mapping": ("function", "table", "queue", "role", "consumer"),
+    "mapping": ("function", "table", "queue", "role", "consumer", "bucket"),
     # Recorded first: a run that dies half-way leaves the record of what it was asked to do,
     # so a bare `up` finishes the job and `destroy` finds every name.
     "settings": (),
+    # S3 on-failure destination (issue 11)
+    "bucket": (),
 }
 # Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
 # reads through it has been replaced by one on the stream.
 UP_ORDER_RETIRING_CONSUMER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     **UP_ORDER,
     "consumer": ("mapping",),
-    "mapping": ("function", "table", "queue", "role"),
+    "mapping": ("function", "table", "queue", "role", "bucket"),
 }
 # What must have finished (done, failed or held back) before a resource's deletes start.
 DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
@@ -51,7 +54,18 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
     # Last: while anything is left, the record is how a re-run finds it.
-    "settings": ("mapping", "consumer", "function", "log_group", "role", "queue", "table"),
+    "settings": (
+        "mapping",
+        "consumer",
+        "function",
+        "log_group",
+        "role",
+        "queue",
+        "table",
+        "bucket",
+    ),
+    # S3 on-failure destination (issue 11)
+    "bucket": ("function", "mapping"),
 }
 # Why a delete is held back when a resource it needs could not be deleted.
 HELD_BACK_BECAUSE: dict[ResourceKind, str] = {
@@ -151,7 +165,7 @@ def destroy_needs(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
     if any(c.resource == "consumer" and c.action == "delete" for c in plan.changes):
         needs["function"] = ("mapping", "consumer")
     if still_fed_by_others(plan):
-        for resource in ("log_group", "role", "queue", "table"):
+        for resource in ("log_group", "role", "queue", "table", "bucket"):
             needs[resource] = ("mapping", "function")
     # The record goes last and only when all else went: it is how a re-run finds what is left.
     needs["settings"] = tuple(r for r in DESTROY_ORDER if r != "settings")

@@ -21,16 +21,27 @@ from cryptoconsumer.config import (
     Layer,
     StackConfig,
     build_config,
+    check_bucket_name,
     check_fields,
     chosen_settings,
+    failed_batches_bucket,
     layered,
 )
 from cryptoconsumer.errors import AwsError, InputError, OwnershipError
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
+from cryptoconsumer.resources import (
+    bucket,
+    function,
+    log_group,
+    mapping,
+    queue,
+    role,
+    settings,
+    table,
+)
 from cryptoconsumer.resources import consumer as stream_consumer
-from cryptoconsumer.resources import function, log_group, mapping, queue, role, settings, table
 from cryptoconsumer.resources.base import Change, Context, ResourceKind, owned
 
 READABLE_STREAM_STATES = ("ACTIVE", "UPDATING")
@@ -55,6 +66,10 @@ class Observed:
     mappings: tuple[mapping.ObservedMapping, ...]
     consumer: stream_consumer.ObservedConsumer | None = None
     settings: settings.ObservedSettings | None = None
+    # S3 on-failure destination (issue 11): read whatever the destination, so a bucket kept
+    # after --failure-destination sqs is still shown, replayed and deleted on consent.
+    bucket: bucket.ObservedBucket | bucket.ForeignBucket | None = None
+    bucket_name: str = ""
 
     def arns(self) -> list[str]:
         found = [
@@ -123,6 +138,7 @@ def configure(
 def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Observed:
     """Every read at once: boto3 clients are thread-safe, so this costs one round trip."""
     config = ctx.config
+    check_bucket_name(config.stack, ctx.region)
     queue_spec = config.queue or config.retired_queue
     readers: dict[str, Callable[[], Any]] = {
         "table": lambda: table.read(ctx, config.table),
@@ -140,6 +156,7 @@ def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Obs
         "settings": (lambda: settings.read(ctx.clients, config.stack))
         if recorded is UNREAD
         else (lambda: recorded),
+        "bucket": lambda: _read_bucket(ctx),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers)) as pool:
         futures = {name: pool.submit(reader) for name, reader in readers.items()}
@@ -150,7 +167,30 @@ def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Obs
         results["consumer"] = stream_consumer.read_source(
             ctx, [m.source_arn for m in results["mappings"]]
         ) or stream_consumer.read_remembered(ctx, results["function"])
-    return Observed(**results)
+    return Observed(**results, bucket_name=failed_bucket_name(ctx))
+
+
+def failed_bucket_name(ctx: Context) -> str:
+    """The failed-batches bucket's name: it needs the account (one cached STS call)."""
+    return failed_batches_bucket(ctx.config.stack, ctx.clients.account_id(), ctx.region)
+
+
+def _read_bucket(ctx: Context) -> bucket.ObservedBucket | bucket.ForeignBucket | None:
+    name = failed_bucket_name(ctx)
+    if ctx.config.bucket is not None:
+        return bucket.read(ctx, name, ctx.config.stack)
+    try:
+        found = bucket.read(ctx, name, ctx.config.stack)
+    except AwsError:
+        return None  # not asked for: credentials without S3 access must not break the rest
+    return found if isinstance(found, bucket.ObservedBucket) else None
+
+
+def owned_bucket(config: StackConfig, observed: Observed) -> bucket.ObservedBucket | None:
+    found = observed.bucket
+    if isinstance(found, bucket.ObservedBucket) and owned(found.tags, config.stack):
+        return found
+    return None
 
 
 def resolve_account(ctx: Context, observed: Observed) -> None:
@@ -196,6 +236,19 @@ def check_ownership(config: StackConfig, observed: Observed, adopt_table: bool =
                 f"cryptoconsumer:stack={config.stack}: it belongs to someone else; "
                 "refusing to change it (choose another name or --stack)"
             )
+    if config.bucket is not None and isinstance(observed.bucket, bucket.ForeignBucket):
+        raise OwnershipError(
+            f"bucket {observed.bucket.name} exists but these credentials may not read it "
+            "(403): another AWS account owns the name (S3 names are global); refusing to use "
+            "it (choose another --stack)"
+        )
+    if config.bucket is not None and observed.bucket is not None:
+        if not owned(observed.bucket.tags, config.stack):
+            raise OwnershipError(
+                f"bucket {observed.bucket.name} exists but is not tagged "
+                f"cryptoconsumer:stack={config.stack}: it belongs to someone else; "
+                "refusing to change it or send failed batches to it"
+            )
     sources = {config.stream.arn if config.stream else None}
     if observed.consumer is not None:
         sources.add(observed.consumer.arn)
@@ -217,6 +270,8 @@ class Desired:
     queue_url: str | None
     queue_arn: str | None
     package: package.Package
+    # S3 on-failure destination (issue 11): the bucket, when it is the destination.
+    bucket_arn: str | None = None
 
 
 def desired(ctx: Context, observed: Observed) -> Desired:
@@ -230,6 +285,7 @@ def desired(ctx: Context, observed: Observed) -> Desired:
             if observed.queue
             else _predicted_queue_url(config.queue.name, ctx.account, observed.function)
         )
+    bucket_arn = bucket.arn(ctx.partition, observed.bucket_name) if config.bucket else None
     grants = role.Grants(
         stream_arn=config.stream.arn,
         table_arn=ctx.arn("dynamodb", f"table/{config.table.name}"),
@@ -239,13 +295,22 @@ def desired(ctx: Context, observed: Observed) -> Desired:
         consumer_arn=stream_consumer.grant_resource(config.stream.arn, config.consumer.name)
         if config.consumer
         else None,
+        bucket_arn=bucket_arn or _bucket_still_in_use(ctx, observed),
     )
     role_arn = (
         observed.role.arn
         if observed.role
         else ctx.arn("iam", f"role/{config.role.name}", region=False)
     )
-    return Desired(grants, role_arn, queue_url, queue_arn, package.build())
+    return Desired(grants, role_arn, queue_url, queue_arn, package.build(), bucket_arn)
+
+
+def _bucket_still_in_use(ctx: Context, observed: Observed) -> str | None:
+    """Back to the queue: the role keeps its S3 grant while a mapping still names the bucket
+    (it moves in the same `up`, after the role), so no failed batch is refused on the way."""
+    arn = bucket.arn(ctx.partition, observed.bucket_name)
+    in_use = any(found.destination_arn == arn for found in observed.mappings)
+    return arn if in_use and owned_bucket(ctx.config, observed) else None
 
 
 def _predicted_queue_url(
@@ -281,7 +346,7 @@ def desired_mapping(
         spec=config.mapping,
         function_name=config.function.name,
         source_arn=source,
-        destination_arn=want.queue_arn,
+        destination_arn=want.bucket_arn or want.queue_arn,
     )
 
 
@@ -338,6 +403,14 @@ def plan_up(
     elif observed.queue and owned(observed.queue.tags, config.stack):
         changes.append(queue.plan_retired(observed.queue))
     changes.append(log_group.plan(ctx, config.log_group, observed.log_group))
+    retained_bucket = owned_bucket(config, observed)
+    if config.bucket:
+        found_bucket = (
+            observed.bucket if isinstance(observed.bucket, bucket.ObservedBucket) else None
+        )
+        changes.append(bucket.plan(ctx, config.bucket, observed.bucket_name, found_bucket))
+    elif retained_bucket is not None:
+        changes.append(bucket.plan_retired(retained_bucket))
     changes.append(role.plan(ctx, config.role, want.grants, observed.role))
     queue_url = want.queue_url
     if config.queue and queue_url is None:
@@ -371,6 +444,7 @@ def plan_up(
         "queue_url": want.queue_url,
         "role_arn": observed.role.arn if observed.role else None,
         "function_arn": observed.function.arn if observed.function else None,
+        "failed_batches_bucket": observed.bucket_name if config.bucket else None,
         "mapping_uuid": next(
             (
                 c.observed.uuid
@@ -422,6 +496,7 @@ def plan_destroy(
     reporter: Reporter | None = None,
     ctx: Context | None = None,
     recorded: Recorded = UNREAD,
+    delete_failed_batches: bool = False,
 ) -> Prepared:
     ctx = ctx or Context(clients=clients, config=config, reporter=reporter or NullReporter())
     observed = read(ctx, with_stream=False, recorded=recorded)
@@ -443,6 +518,15 @@ def plan_destroy(
     if queue_spec:
         changes.append(queue.plan_delete(observed.queue, queue_spec, config.stack))
     changes.append(table.plan_delete(observed.table, config.table, delete_table, config.stack))
+    if observed.bucket is not None:
+        changes.append(
+            bucket.plan_delete(
+                observed.bucket,
+                observed.bucket_name,
+                delete_failed_batches,
+                config.stack,
+            )
+        )
     changes.append(settings.plan_delete(observed.settings, config.stack))
     plan = Plan("destroy", config.stack, clients.region, tuple(changes), {})
     return Prepared(plan, ctx, None)
@@ -481,8 +565,12 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
             ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change, outputs
         ),
         "settings": lambda ctx, change, _: settings.apply(ctx, config.settings, change),
+        "bucket": lambda ctx, change, _: (
+            bucket.apply(ctx, config.bucket, change) if config.bucket else {}
+        ),
     }
     outputs = run_plan(prepared.plan, ctx, steps)
+    outputs.pop("bucket_arn", None)
     outputs.pop("queue_arn", None)
     outputs.pop("log_group_arn", None)
     return outputs
@@ -512,4 +600,5 @@ def destroy_steps(function_is_ours: bool) -> dict[ResourceKind, Any]:
         "queue": _delete_step(queue.delete),
         "table": _delete_step(table.delete),
         "settings": _delete_step(settings.delete),
+        "bucket": _delete_step(bucket.delete),
     }

@@ -8,8 +8,8 @@ from typing import Any
 
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig, chosen_settings, parse_stream_arn
+from cryptoconsumer.resources import bucket, function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources import consumer as stream_consumer
-from cryptoconsumer.resources import function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources.base import Context, owned
 from cryptoconsumer.resources.settings import ObservedSettings, parameter_name
 from cryptoconsumer.stack import (
@@ -193,6 +193,7 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
             )
         )
     rows += _consumer_rows(config, observed)
+    rows += _bucket_rows(config, observed)
     ours = [
         m
         for m in observed.mappings
@@ -241,3 +242,19 @@ def _consumer_rows(config: StackConfig, observed: Observed) -> list[ResourceStat
     # Consumers take no tags: ours means our name and the source of our own mapping.
     ours = stream_consumer.ours(found, observed.mappings, config.stack, observed.function)
     return [ResourceStatus("consumer", found.name, True, ours, found.status, drift, problems)]
+
+
+def _bucket_rows(config: StackConfig, observed: Observed) -> list[ResourceStatus]:
+    """The failed-batches bucket (issue 11): wanted with --failure-destination s3, or kept."""
+    found = observed.bucket
+    if config.bucket is not None and found is None:
+        return [_missing("bucket", observed.bucket_name)]
+    if isinstance(found, bucket.ForeignBucket):
+        problem = "not readable (403): another AWS account owns the name"
+        return [ResourceStatus("bucket", found.name, True, False, "unknown", (), (problem,))]
+    if found is None or (config.bucket is None and not owned(found.tags, config.stack)):
+        return []
+    ours = owned(found.tags, config.stack)
+    drift = bucket.drift(config.bucket, found) if config.bucket is not None and ours else []
+    state = f"{found.object_count} object(s)" + ("" if config.bucket else ", kept (sqs)")
+    return [_present("bucket", found, config.stack, state, drift)]

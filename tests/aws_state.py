@@ -20,6 +20,7 @@ class Inventory:
     log_groups: tuple[str, ...]
     mappings: tuple[tuple[str, str, str], ...]  # (uuid, function name, source ARN)
     parameters: tuple[str, ...] = ()  # SSM: the stacks' recorded settings
+    buckets: tuple[str, ...] = ()  # S3: failed-batches buckets
 
     @property
     def empty(self) -> bool:
@@ -32,6 +33,7 @@ class Inventory:
                 self.log_groups,
                 self.mappings,
                 self.parameters,
+                self.buckets,
             )
         )
 
@@ -60,6 +62,7 @@ def inventory(aws: Aws) -> Inventory:
         parameters=tuple(
             sorted(p["Name"] for p in aws("ssm").describe_parameters().get("Parameters", []))
         ),
+        buckets=tuple(sorted(b["Name"] for b in aws("s3").list_buckets().get("Buckets", []))),
     )
 
 

@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 
+from tests.faults import bucket_tags_at_create
 from tests.harness import api_calls, run
 from tests.moto_server import MotoServer
+
+# Real S3 tags a bucket in CreateBucket itself; the moto server shares this process.
+bucket_tags_at_create()
 
 # CliRunner fixtures (tests/harness.py), offered to every test that asks for them.
 __all__ = ["api_calls", "run"]

@@ -35,6 +35,11 @@ that session then sees eventual consistency and state machines:
   resources too) for a while, then gone (DescribeStacks by ID: DELETE_COMPLETE; by name:
   ValidationError "does not exist"); or, `stack_delete_failures` times, DELETE_FAILED with a
   reason on the stack and on its role, everything still there. moto deletes synchronously.
+- S3 bucket names are global: `foreign_buckets` (HeadBucket 403, CreateBucket
+  BucketAlreadyExists) and `buckets_taken_at_create` (only the create refused).
+- S3 CreateBucket tags the bucket with `CreateBucketConfiguration.Tags` (moto ignores them):
+  `bucket_tags_at_create()`, installed for the whole test process by tests/conftest.py, since
+  the moto server the CLI's subprocesses talk to runs in it.
 
 Durations are seconds of wall time, short by default so tests stay fast.
 """
@@ -101,6 +106,11 @@ class AwsLike:
     stack_delete_reason: str = (
         "Cannot delete entity, must detach all policies first. (Service: Iam, Status Code: 409)"
     )
+    # S3 names are global: buckets another account owns. HeadBucket answers 403 and
+    # CreateBucket BucketAlreadyExists; `buckets_taken_at_create` only the latter (taken
+    # between the read and the create).
+    foreign_buckets: set[str] = field(default_factory=set)
+    buckets_taken_at_create: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         # Re-entrant: the duplicate-mapping check calls AWS from inside a hook.
@@ -190,6 +200,21 @@ class AwsLike:
                 )
             if service == "cloudformation":
                 return self._cloudformation_before(key, params, context, now)
+            if service == "s3":
+                bucket = str(params.get("Bucket", ""))
+                if key == "s3.HeadBucket" and bucket in self.foreign_buckets:
+                    return self._refuse(key, "403", "Forbidden", 403)
+                if key == "s3.CreateBucket" and bucket in (
+                    self.foreign_buckets | self.buckets_taken_at_create
+                ):
+                    return self._refuse(
+                        key,
+                        "BucketAlreadyExists",
+                        "The requested bucket name is not available. The bucket namespace is "
+                        "shared by all users of the system. Please select a different name "
+                        "and try again.",
+                        409,
+                    )
             role_fresh = now - self._role_changed_at < self.timings.iam_propagation
             if key == "lambda.CreateFunction" and role_fresh:
                 return self._refuse(
@@ -564,3 +589,16 @@ def aws_like(session: Any, **kwargs: Any) -> AwsLike:
     faults = AwsLike(session, **kwargs)
     session.events.register("before-parameter-build.sqs.DeleteQueue", faults.note_queue_delete)
     return faults
+
+
+_bucket_tags_installed = False
+
+
+def bucket_tags_at_create() -> None:
+    """S3 applies CreateBucketConfiguration.Tags; make moto (server and mock_aws) do so too."""
+    global _bucket_tags_installed
+    if not _bucket_tags_installed:
+        from cryptoconsumer.local.moto_patches import patch_bucket_tags_at_create
+
+        patch_bucket_tags_at_create(lambda: True)
+        _bucket_tags_installed = True

@@ -36,24 +36,38 @@ class Request:
         return f"{self.service}:{self.operation}"
 
 
-def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], str]]:
-    """(method, path pattern, operation) for a REST service, from botocore's own model."""
+Route = tuple[str, re.Pattern[str], str, str]
+
+
+def _rest_routes(service: str) -> list[Route]:
+    """(method, path pattern, query key, operation) for a REST service, from botocore's own
+    model; S3 tells most bucket operations apart only by a query key (PUT /b?tagging)."""
     import botocore.session
 
     model = botocore.session.get_session().get_service_model(service)
     routes = []
     for name in model.operation_names:
+        if model.operation_model(name).deprecated:
+            continue  # PutBucketLifecycle shares its route with PutBucketLifecycleConfiguration
         http = model.operation_model(name).http
-        uri = http["requestUri"].split("?", 1)[0].rstrip("/")
+        path, _, query = http["requestUri"].partition("?")
+        uri = path.rstrip("/")
         pattern = re.sub(r"\\\{[^}]+\\\+\\\}", ".+", re.escape(uri))
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern)
-        routes.append((http["method"], re.compile(f"^{pattern}/?$"), name))
-    # Literal paths before templated ones: GET /functions is ListFunctions, not GetFunction.
-    routes.sort(key=lambda route: route[1].pattern.count("[^/]+") + route[1].pattern.count(".+"))
+        key = query.split("&", 1)[0].split("=", 1)[0]
+        routes.append((http["method"], re.compile(f"^{pattern}/?$"), key, name))
+    # Literal paths before templated ones: GET /functions is ListFunctions, not GetFunction;
+    # and a route that needs a query key before the same path without one.
+    routes.sort(
+        key=lambda route: (
+            route[1].pattern.count("[^/]+") + route[1].pattern.count(".+"),
+            not route[2],
+        )
+    )
     return routes
 
 
-_ROUTES: dict[str, list[tuple[str, re.Pattern[str], str]]] = {}
+_ROUTES: dict[str, list[Route]] = {}
 
 
 def identify(environ: dict[str, Any], body: bytes) -> Request:
@@ -74,8 +88,13 @@ def identify(environ: dict[str, Any], body: bytes) -> Request:
             except Exception:
                 _ROUTES[service] = []
         routes = _ROUTES[service]
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         operation = next(
-            (name for verb, regex, name in routes if verb == method and regex.match(path)),
+            (
+                name
+                for verb, regex, key, name in routes
+                if verb == method and regex.match(path) and (not key or key in query)
+            ),
             f"{method} {path}",
         )
         return Request(service, operation, method not in ("GET", "HEAD"))

@@ -22,6 +22,13 @@ from tests.e2e.conftest import executable
 # listing the calls, when that changes, so that every crash point stays tested.
 UP_CRASH_POINTS = 10
 DESTROY_CRASH_POINTS = 9
+# With --failure-destination s3: CreateBucket and its four settings more in `up`; emptying
+# (DeleteObjects, of the one object the tests put there) and DeleteBucket more in `destroy`.
+S3 = ("--failure-destination", "s3")
+S3_DELETE = ("--delete-failed-batches",)
+UP_CRASH_POINTS_S3 = UP_CRASH_POINTS + 4
+DESTROY_CRASH_POINTS_S3 = DESTROY_CRASH_POINTS + 2
+BUCKETS = ("crypto-failed-batches-123456789012-us-east-1",)
 STACK = {
     "tables": ("crypto_intraday",),
     "queues": ("crypto_data_consumer-dlq",),
@@ -67,9 +74,9 @@ def _killed_after(moto, n: int, *args: str) -> tuple[str, str]:
     return f"{args[0]} killed after mutating call {n} ({killed_after})", stderr
 
 
-def _assert_converged(run, aws, stream_arn, where: str) -> None:
+def _assert_converged(run, aws, stream_arn, where: str, *, s3: bool = False) -> None:
     found = inventory(aws)
-    for kind, names in STACK.items():
+    for kind, names in {**STACK, "buckets": BUCKETS if s3 else ()}.items():
         assert getattr(found, kind) == names, f"{where}: {found}"
     (mapping,) = mappings_of(aws, "crypto_data_consumer")
     assert mapping["EventSourceArn"] == stream_arn, where
@@ -161,6 +168,42 @@ def test_a_switch_killed_after_its_nth_change_always_leaves_a_mapping_and_finish
     assert inventory(aws).empty, f"{where}: {inventory(aws)}"
 
 
+def test_every_crash_point_of_an_s3_destination_is_covered(moto, aws, stream_arn):
+    moto.clear_log()
+    assert _run("up", "--stream-arn", stream_arn, *S3, url=moto.url).returncode == 0
+    up_calls = moto.mutating()
+    aws("s3").put_object(Bucket=BUCKETS[0], Key="aws/lambda/x/shardId-1/obj", Body=b"{}")
+    moto.clear_log()
+    gone = _run("destroy", "--yes", "--delete-table", *S3_DELETE, url=moto.url)
+    assert gone.returncode == 0, gone.stderr
+    destroy_calls = moto.mutating()
+
+    assert len(up_calls) == UP_CRASH_POINTS_S3, sorted(up_calls)
+    assert len(destroy_calls) == DESTROY_CRASH_POINTS_S3, sorted(destroy_calls)
+    assert inventory(aws).empty
+
+
+@pytest.mark.parametrize("n", range(1, UP_CRASH_POINTS_S3 + 1))
+def test_up_with_an_s3_destination_killed_after_its_nth_change_converges(
+    run, moto, aws, stream_arn, n
+):
+    where, _ = _killed_after(moto, n, "up", "--stream-arn", stream_arn, *S3)
+
+    again = _run("up", "--stream-arn", stream_arn, *S3, "--output", "json", url=moto.url)
+
+    assert again.returncode == 0, f"{where}\n{again.stderr}"
+    _assert_converged(run, aws, stream_arn, where, s3=True)
+    bucket = aws("s3").get_bucket_lifecycle_configuration(Bucket=BUCKETS[0])
+    assert bucket["Rules"][0]["Expiration"] == {"Days": 14}, where
+    assert aws("s3").get_public_access_block(Bucket=BUCKETS[0]), where
+    (mapping,) = mappings_of(aws, "crypto_data_consumer")
+    destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == f"arn:aws:s3:::{BUCKETS[0]}", where
+    gone = run("destroy", "--yes", "--delete-table", *S3_DELETE)
+    assert gone.exit_code == 0, f"{where}\n{gone}"
+    assert inventory(aws).empty, f"{where}: {inventory(aws)}"
+
+
 # A new position on the same stream (LATEST after TRIM_HORIZON: a look-back, not a reset): the
 # record, the function's note of where the new mapping starts, the delete, the create, the
 # note's removal.
@@ -186,3 +229,17 @@ def test_a_restart_killed_after_its_nth_change_resumes_where_it_was_to_start(
     assert mapping["StartingPosition"] == "AT_TIMESTAMP", where
     function = aws("lambda").get_function(FunctionName="crypto_data_consumer")
     assert "cryptoconsumer:mapping-resume-at" not in function.get("Tags", {}) or n == 4, where
+
+
+@pytest.mark.parametrize("n", range(1, DESTROY_CRASH_POINTS_S3 + 1))
+def test_destroy_of_an_s3_destination_killed_after_its_nth_change_finishes(
+    run, moto, aws, stream_arn, n
+):
+    assert run("up", "--stream-arn", stream_arn, *S3).exit_code == 0
+    aws("s3").put_object(Bucket=BUCKETS[0], Key="aws/lambda/x/shardId-1/obj", Body=b"{}")
+    where, _ = _killed_after(moto, n, "destroy", "--yes", "--delete-table", *S3_DELETE)
+
+    again = _run("destroy", "--yes", "--delete-table", *S3_DELETE, url=moto.url)
+
+    assert again.returncode == 0, f"{where}\n{again.stderr}"
+    assert inventory(aws).empty, f"{where}: {inventory(aws)}"

@@ -225,7 +225,7 @@ def dlq_list(
     **options: Any,
 ) -> None:
     """What the dead-letter queue holds, without consuming it (VisibilityTimeout=0; each look
-    still counts as a receive)."""
+    still counts as a receive), and the failed batches in the stack's bucket, if it has one."""
     from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import dlq
 
@@ -233,6 +233,9 @@ def dlq_list(
     url = dlq.queue_url(config, clients)
     depth = dlq.approximate_depth(clients, url)
     letters = dlq.peek(clients, url, limit) if depth else []
+    bucket = dlq.find_bucket(config, clients)
+    listed = dlq.object_keys(clients, bucket, limit + 1) if bucket else []
+    objects = dlq.read_objects(clients, bucket, listed[:limit]) if bucket else []
     if as_json:
         print_json(
             {
@@ -241,11 +244,18 @@ def dlq_list(
                 "queue_url": url,
                 "approximate_messages": depth,
                 "messages": [letter.as_json() for letter in letters],
+                "bucket": bucket,
+                "more_objects": len(listed) > limit,
+                "objects": [found.as_json() for found in objects],
             }
         )
         return
     title = f"queue {inert(url.rsplit('/', 1)[-1])}: ~{depth} message(s), {len(letters)} shown"
     out.print(ops_render.dead_letters_table(letters, title))
+    if bucket:
+        more = "+" if len(listed) > limit else ""
+        title = f"bucket {inert(bucket)}: {len(objects)}{more} failed batch(es), records included"
+        out.print(ops_render.failed_objects_table(objects, title))
 
 
 @dlq_app.command("redrive")
@@ -258,15 +268,20 @@ def dlq_redrive(
     ] = False,
     export: Annotated[
         Path | None,
-        typer.Option("--export", help="Write bad records to this new JSON-lines file."),
+        typer.Option(
+            "--export",
+            help="Write bad records, and the bucket's failed-batch objects, to this new "
+            "JSON-lines file.",
+        ),
     ] = None,
     purge_bad: Annotated[
         bool, typer.Option("--purge-bad", help="Delete bad records (after --export, if given).")
     ] = False,
     **options: Any,
 ) -> None:
-    """Replay failed batches from the stream through the function; delete each message only
-    after the function took every record. Bad records are never re-sent. Exit 3 if any failed."""
+    """Replay failed batches through the function (from the stream, or from the bucket's
+    objects, which hold the records); delete each message or object only after the function
+    took every record. Bad records are never re-sent. Exit 3 if any failed."""
     from cryptoconsumer.cli import ops_render
     from cryptoconsumer.ops import redrive
 

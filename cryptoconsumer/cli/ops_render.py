@@ -17,7 +17,7 @@ from cryptoconsumer.cli.inert import inert
 
 if TYPE_CHECKING:
     from cryptoconsumer.ops.canary import CanaryResult
-    from cryptoconsumer.ops.dlq import DeadLetter
+    from cryptoconsumer.ops.dlq import DeadLetter, FailedBatchObject
     from cryptoconsumer.ops.logs import LogEvent
     from cryptoconsumer.ops.prices import Tick
     from cryptoconsumer.ops.redrive import RedriveReport
@@ -124,6 +124,25 @@ def dead_letters_table(letters: list[DeadLetter], title: str) -> Table:
             str(letter.receive_count),
             dead_letter_detail(letter),
         )
+    return table
+
+
+def failed_objects_table(objects: list[FailedBatchObject], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("written (UTC)")
+    table.add_column("object")
+    table.add_column("detail", overflow="fold")
+    for found in objects:
+        if found.batch is not None and found.problem is None:
+            batch = found.batch
+            error = f", function error {batch.function_error}" if batch.function_error else ""
+            detail = (
+                f"{batch.shard_id} {batch.start_sequence_number}..{batch.end_sequence_number} "
+                f"({len(found.records)} record(s) stored): {batch.condition}{error}"
+            )
+        else:
+            detail = f"unusable, kept: {found.problem}"
+        table.add_row(_ms_time(found.last_modified_ms), inert(found.key), inert(detail))
     return table
 
 

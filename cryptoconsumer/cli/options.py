@@ -212,6 +212,22 @@ DESIRED = [
         "Event source mapping metrics (records polled, filtered out, dropped...): a few "
         "CloudWatch metrics.",
     ),
+    # S3 on-failure destination (issue 11)
+    _option(
+        "failure_destination",
+        str,
+        "sqs",
+        "--failure-destination",
+        "Where Lambda sends a batch it gives up on: sqs (a pointer into the stream) or s3 "
+        "(the records themselves, replayable after the stream's retention).",
+    ),
+    _option(
+        "failure_retention_days",
+        int,
+        14,
+        "--failure-retention-days",
+        "With s3: days before a failed batch's object expires (1-36500).",
+    ),
 ]
 
 

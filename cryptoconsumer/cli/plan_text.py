@@ -55,7 +55,16 @@ COUNTED = (
     ("delete", "to delete", "deleted", True),
     ("retain", "to retain", "retained", False),
 )
-OUTPUT_KEYS = ("stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid")
+OUTPUT_KEYS = (
+    "stream_arn",
+    "table_arn",
+    "queue_url",
+    "role_arn",
+    "function_arn",
+    "mapping_uuid",
+    # S3 on-failure destination (issue 11)
+    "failed_batches_bucket",
+)
 
 KIND_WIDTH = len("log_group")
 HEADER = " " * (2 + 3 + 1)  # "  " + the symbol column ("-/+") + a space

@@ -243,9 +243,17 @@ def destroy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; delete nothing.")
     ] = False,
+    delete_failed_batches: Annotated[
+        bool,
+        typer.Option(
+            "--delete-failed-batches",
+            help="Also empty and delete the failed-batches bucket (--failure-destination s3).",
+        ),
+    ] = False,
     **options: Any,
 ) -> None:
-    """Remove what `up` made. The table and its data stay unless --delete-table."""
+    """Remove what `up` made. The table and its data stay unless --delete-table, the
+    failed-batches bucket unless --delete-failed-batches."""
     from cryptoconsumer import stack
     from cryptoconsumer.cli import plan_text, render
     from cryptoconsumer.errors import InputError
@@ -263,6 +271,7 @@ def destroy(
         delete_table=delete_table,
         reporter=reporter,
         recorded=setup.recorded,
+        delete_failed_batches=delete_failed_batches,
     )
     plan = prepared.plan
     if dry_run:
@@ -270,9 +279,11 @@ def destroy(
         return
     if not plan.mutating:
         err.print("nothing to destroy")
-        for change in plan.for_resource("table"):
+        for change in plan.for_resource("table") + plan.for_resource("bucket"):
             if change.action == "retain":
-                err.print(f"table {inert(change.name)} kept: {inert(change.details[0])}")
+                err.print(
+                    f"{change.resource} {inert(change.name)} kept: {inert(change.details[0])}"
+                )
         _show_plan(plan, output, dry_run=False, outputs={})
         return
     if not yes:
@@ -294,6 +305,12 @@ def destroy(
             err.print(
                 f"table {inert(change.name)} kept with its data; "
                 f"delete it with: cryptoconsumer destroy --stack {plan.stack} --delete-table"
+            )
+    for change in plan.for_resource("bucket"):
+        if change.action == "retain":
+            err.print(
+                f"bucket {inert(change.name)} kept with its failed batches; delete it with: "
+                f"cryptoconsumer destroy --stack {plan.stack} --delete-failed-batches"
             )
 
 

@@ -37,6 +37,8 @@ moto as it ships whenever no emulator is running.
   A DynamoDB item re-sums the sizes of all its attributes on each attribute it is built with
   (O(attributes^2) per write); the patched item sums them once and refuses the same items
   (over moto's 405,000-byte limit, ItemSizeTooLarge).
+- CreateBucket tags the bucket with `CreateBucketConfiguration.Tags`, as S3 does; moto ignores
+  them (a crash right after the create would otherwise leave an untagged bucket).
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def activate() -> Callable[[], None]:
             _patch_dispatcher()
             _patch_dynamodb_items()
             _patch_mappings()
+            patch_bucket_tags_at_create(active)
             _applied = True
         _active += 1
     done = threading.Event()
@@ -456,3 +459,37 @@ def _patch_mappings() -> None:
     LambdaBackend.update_event_source_mapping = update  # type: ignore[method-assign]
     LambdaBackend.delete_event_source_mapping = delete  # type: ignore[method-assign]
     EventSourceMapping.get_configuration = configuration  # type: ignore[method-assign]
+
+
+def tags_of_create_bucket(body: bytes | str | None) -> dict[str, str]:
+    """The tags a CreateBucket request's XML body carries (CreateBucketConfiguration.Tags)."""
+    import xmltodict
+
+    if not body:
+        return {}
+    try:
+        parsed = xmltodict.parse(body)
+    except Exception:
+        return {}
+    configuration = (parsed or {}).get("CreateBucketConfiguration") or {}
+    tags = (configuration.get("Tags") or {}).get("Tag") or []
+    if isinstance(tags, dict):
+        tags = [tags]
+    return {str(tag.get("Key")): str(tag.get("Value") or "") for tag in tags if tag.get("Key")}
+
+
+def patch_bucket_tags_at_create(enabled: Callable[[], bool]) -> None:
+    """CreateBucket applies the tags of its body while `enabled()`; installed once per call."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_put
+
+    def put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+        answer = original(self, request, bucket_name, querystring)
+        if enabled() and not querystring:
+            tags = tags_of_create_bucket(self.body)
+            if tags:
+                self.backend.put_bucket_tagging(bucket_name, tags)
+        return answer
+
+    S3Response._bucket_response_put = put  # type: ignore[method-assign]

@@ -6,6 +6,11 @@
 - failed batches: what Lambda's on-failure destination receives when it gives up on a batch
   ({"requestContext", "responseContext", "KinesisBatchInfo"}); it points at the records in
   the stream, it does not carry them.
+
+With `--failure-destination s3` failed batches go to the stack's bucket instead, one object
+each, holding the same document plus `payload`: the Kinesis event itself, records included
+(see `cryptoconsumer/local/destinations.py` for the layout). Objects are outside data: each is
+parsed defensively, and one that does not hold a usable batch is reported, never replayed.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from cryptoconsumer.aws import Clients, translated
-from cryptoconsumer.config import StackConfig
+from cryptoconsumer.aws import Clients, error_code, translated
+from cryptoconsumer.config import MANAGED_BY, STACK_TAG, StackConfig, failed_batches_bucket
 from cryptoconsumer.errors import AwsError, InputError
 
 Kind = Literal["batch", "bad_record", "unknown"]
@@ -28,6 +33,11 @@ DEFAULT_PEEK_LIMIT = 100
 # many rounds that show nothing new.
 PEEK_IDLE_ROUNDS = 2
 PEEK_MAX_ROUNDS = 50
+# Where Lambda writes failure objects, and how big one may be: the event it holds is within
+# Lambda's 6 MB invocation payload, base64 and JSON-escaped; anything far larger is not one.
+FAILURE_PREFIX = "aws/lambda/"
+MAX_OBJECT_BYTES = 16 * 1024 * 1024
+FETCH_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -207,3 +217,191 @@ def peek(clients: Clients, url: str, limit: int = DEFAULT_PEEK_LIMIT) -> list[De
         for message in fresh:
             found[message.message_id] = message
     return list(found.values())[:limit]
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One record of a failed batch as the S3 object holds it."""
+
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float
+
+    def as_kinesis(self) -> dict[str, Any]:
+        """The shape GetRecords answers, which the replay turns into Lambda's event."""
+        return {
+            "SequenceNumber": self.sequence_number,
+            "PartitionKey": self.partition_key,
+            "Data": self.data,
+            "ApproximateArrivalTimestamp": self.arrival,
+        }
+
+
+@dataclass(frozen=True)
+class FailedBatchObject:
+    """A failed batch in the bucket, with its records; `problem` says why it is unusable."""
+
+    key: str
+    size: int
+    last_modified_ms: int | None
+    batch: FailedBatch | None = None
+    records: tuple[StoredRecord, ...] = ()
+    problem: str | None = None
+    body: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": "batch" if self.problem is None else "unknown",
+            "size": self.size,
+            "last_modified_ms": self.last_modified_ms,
+            "records": len(self.records),
+            "batch": self.batch.__dict__.copy() if self.batch is not None else None,
+            "problem": self.problem,
+        }
+
+
+class _Unusable(ValueError):
+    pass
+
+
+def _record(entry: Any, index: int) -> StoredRecord:
+    where = f"payload record {index}"
+    kinesis = entry.get("kinesis") if isinstance(entry, dict) else None
+    if not isinstance(kinesis, dict):
+        raise _Unusable(f"{where} has no kinesis object")
+    sequence, key, data = (
+        kinesis.get("sequenceNumber"),
+        kinesis.get("partitionKey"),
+        kinesis.get("data"),
+    )
+    if not isinstance(sequence, str) or not sequence.isdigit() or not sequence.isascii():
+        raise _Unusable(f"{where}: sequenceNumber is not a string of digits")
+    if not isinstance(key, str) or not key:
+        raise _Unusable(f"{where}: partitionKey is not a string")
+    if not isinstance(data, str):
+        raise _Unusable(f"{where}: data is not base64 text")
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Unusable(f"{where}: data is not base64") from None
+    arrival = kinesis.get("approximateArrivalTimestamp", 0)
+    if isinstance(arrival, bool) or not isinstance(arrival, int | float):
+        arrival = 0
+    return StoredRecord(sequence, key, decoded, float(arrival))
+
+
+def parse_object(
+    key: str, body: bytes, size: int, last_modified_ms: int | None
+) -> FailedBatchObject:
+    """What a failure object holds, checked end to end: metadata, payload and records agree."""
+    found = FailedBatchObject(key, size, last_modified_ms)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return replace(found, problem="not UTF-8 text")
+    found = replace(found, body=text)
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return replace(found, problem="not a JSON document")
+    if not isinstance(document, dict) or not isinstance(document.get("KinesisBatchInfo"), dict):
+        return replace(found, problem="no KinesisBatchInfo: not a Kinesis failed batch")
+    try:
+        batch = FailedBatch.from_body(document)
+    except (KeyError, TypeError, ValueError):
+        return replace(found, problem="KinesisBatchInfo is incomplete")
+    found = replace(found, batch=batch)
+    try:
+        payload = document.get("payload")
+        if not isinstance(payload, str):
+            raise _Unusable("no payload: the records are not in the object")
+        try:
+            event = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise _Unusable("payload is not JSON") from None
+        entries = event.get("Records") if isinstance(event, dict) else None
+        if not isinstance(entries, list) or not entries:
+            raise _Unusable("payload has no Records")
+        records = tuple(_record(entry, index) for index, entry in enumerate(entries))
+    except _Unusable as unusable:
+        return replace(found, problem=str(unusable))
+    numbers = [int(r.sequence_number) for r in records]
+    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        return replace(found, problem="payload records are not in sequence order")
+    if (records[0].sequence_number, records[-1].sequence_number) != (
+        batch.start_sequence_number,
+        batch.end_sequence_number,
+    ):
+        return replace(found, problem="payload records do not span the batch's sequence range")
+    if batch.batch_size and batch.batch_size != len(records):
+        return replace(
+            found,
+            problem=f"payload holds {len(records)} record(s), the batch {batch.batch_size}",
+        )
+    return replace(found, records=records)
+
+
+def find_bucket(config: StackConfig, clients: Clients) -> str | None:
+    """The stack's failed-batches bucket, when it exists and carries the stack's tags.
+
+    Looked for whatever the destination (a bucket kept after switching back to the queue
+    still holds batches); only an s3 stack lets an S3 error stop the command."""
+    name = failed_batches_bucket(config.stack, clients.account_id(), clients.region)
+    s3 = clients.client("s3")
+    try:
+        with translated(f"reading bucket {name}"):
+            try:
+                s3.head_bucket(Bucket=name)
+                tags = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+            except Exception as err:
+                if error_code(err) in ("404", "NoSuchBucket", "NotFound", "NoSuchTagSet"):
+                    return None
+                raise
+    except AwsError:
+        if config.bucket is not None:
+            raise
+        return None
+    found = {tag["Key"]: tag["Value"] for tag in tags}
+    ours = found.get(STACK_TAG) == config.stack and found.get(MANAGED_BY[0]) == MANAGED_BY[1]
+    return name if ours else None
+
+
+def object_keys(clients: Clients, bucket: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Failure objects (key, size, time), oldest key first, up to `limit`."""
+    found: list[dict[str, Any]] = []
+    with translated(f"listing bucket {bucket}"):
+        pages = clients.client("s3").get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=bucket, Prefix=FAILURE_PREFIX):
+            found += page.get("Contents", [])
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+    return found
+
+
+def read_object(clients: Clients, bucket: str, listed: dict[str, Any]) -> FailedBatchObject:
+    key = str(listed["Key"])
+    size = int(listed.get("Size", 0))
+    modified = listed.get("LastModified")
+    modified_ms = int(modified.timestamp() * 1000) if modified is not None else None
+    if size > MAX_OBJECT_BYTES:
+        return FailedBatchObject(key, size, modified_ms, problem=f"{size} bytes: too large")
+    s3 = clients.client("s3")
+    with translated(f"reading object {key}"):
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_OBJECT_BYTES + 1)
+        except s3.exceptions.NoSuchKey:
+            return FailedBatchObject(key, size, modified_ms, problem="gone since it was listed")
+    if len(body) > MAX_OBJECT_BYTES:
+        return FailedBatchObject(key, len(body), modified_ms, problem="too large")
+    return parse_object(key, body, size, modified_ms)
+
+
+def read_objects(
+    clients: Clients, bucket: str, listed: list[dict[str, Any]]
+) -> list[FailedBatchObject]:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=FETCH_WORKERS) as pool:
+        return list(pool.map(lambda item: read_object(clients, bucket, item), listed))

@@ -4,6 +4,11 @@ A failed-batch message only points at records (shard + sequence range); they are
 from the stream while it still retains them, sent to the function in Lambda's Kinesis event
 shape, and the message is deleted only once the function has taken every record. Bad records
 are never re-sent as they are (they would fail the same way): they can be exported and purged.
+
+Failed batches in the stack's S3 bucket (--failure-destination s3) carry their records: those
+are replayed from the object, whatever the stream still retains, and the object is deleted only
+once the function has taken every record. An object that does not hold a usable batch is
+reported and kept.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -19,7 +24,16 @@ from typing import IO, Any, Literal
 from cryptoconsumer.aws import Clients, error_code, error_message, translated
 from cryptoconsumer.config import StackConfig
 from cryptoconsumer.errors import AwsError, InputError
-from cryptoconsumer.ops.dlq import DeadLetter, FailedBatch, queue_url, receive
+from cryptoconsumer.ops.dlq import (
+    DeadLetter,
+    FailedBatch,
+    FailedBatchObject,
+    find_bucket,
+    object_keys,
+    queue_url,
+    read_object,
+    receive,
+)
 
 Action = Literal["replayed", "skipped", "failed", "purged", "left"]
 # Lambda's synchronous invocation payload limit is 6 MB; leave room for the envelope.
@@ -244,17 +258,39 @@ def redrive(
     purge_bad: bool = False,
     progress: Callable[[Outcome], None] | None = None,
 ) -> RedriveReport:
-    """Work through the whole queue once; every message not deleted is visible again after."""
+    """Work through the whole queue once (every message not deleted is visible again after),
+    then the failed-batches bucket, when the stack has one."""
     if export_path is not None and export_path.exists():
         raise InputError(f"--export {export_path} already exists; refusing to overwrite it")
     url = queue_url(config, clients)
     target = read_target(config, clients)
+    report = RedriveReport(dry_run)
+    export = export_path.open("x", encoding="utf-8") if export_path and not dry_run else None
+    try:
+        _redrive_queue(clients, url, target, report, export, purge_bad, progress)
+        bucket = find_bucket(config, clients)
+        if bucket is not None:
+            _redrive_bucket(config, clients, target, bucket, report, export, progress)
+    finally:
+        if export is not None:
+            export.close()
+    return report
+
+
+def _redrive_queue(
+    clients: Clients,
+    url: str,
+    target: Target,
+    report: RedriveReport,
+    export: IO[str] | None,
+    purge_bad: bool,
+    progress: Callable[[Outcome], None] | None,
+) -> None:
     # Received messages stay hidden while the rest are worked on: up to 10 invocations each.
     visibility = min(MAX_VISIBILITY_SECONDS, 10 * (target.timeout + 30))
-    report = RedriveReport(dry_run)
+    dry_run = report.dry_run
     seen: set[str] = set()
     kept: list[DeadLetter] = []
-    export = export_path.open("x", encoding="utf-8") if export_path and not dry_run else None
     try:
         while True:
             received = [m for m in receive(clients, url, visibility) if m.message_id not in seen]
@@ -276,10 +312,57 @@ def redrive(
                 if progress is not None:
                     progress(outcome)
     finally:
-        if export is not None:
-            export.close()
         _release(clients, url, kept)
-    return report
+
+
+def _redrive_bucket(
+    config: StackConfig,
+    clients: Clients,
+    target: Target,
+    bucket: str,
+    report: RedriveReport,
+    export: IO[str] | None,
+    progress: Callable[[Outcome], None] | None,
+) -> None:
+    """Every failure object listed at the start, one at a time (each may be 6 MB of records)."""
+    for listed in object_keys(clients, bucket):
+        found = read_object(clients, bucket, listed)
+        if export is not None and found.body:
+            export.write(
+                json.dumps({"bucket": bucket, "object_key": found.key, "body": found.body})
+            )
+            export.write("\n")
+            export.flush()
+        outcome = _replay_object(config, clients, target, found, report.dry_run)
+        if outcome.action == "replayed":
+            with translated(f"deleting object {found.key}"):
+                clients.client("s3").delete_object(Bucket=bucket, Key=found.key)
+        if export is not None and found.body:
+            outcome = replace(outcome, exported=True)
+        report.outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+
+def _replay_object(
+    config: StackConfig, clients: Clients, target: Target, found: FailedBatchObject, dry_run: bool
+) -> Outcome:
+    batch = found.batch
+    if found.problem is not None or batch is None:
+        return Outcome(found.key, "s3_batch", "left", f"kept: {found.problem}")
+    if config.stream is not None and batch.stream_arn != config.stream.arn:
+        return Outcome(
+            found.key, "s3_batch", "left", f"kept: from another stream {batch.stream_arn}"
+        )
+    span = f"{batch.shard_id} {batch.start_sequence_number}..{batch.end_sequence_number}"
+    records = [record.as_kinesis() for record in found.records]
+    if dry_run:
+        return Outcome(found.key, "s3_batch", "left", f"would replay {span}", len(records))
+    for group in chunks(records):
+        problem = invoke(clients, target, kinesis_event(group, batch, target))
+        if problem:
+            return Outcome(found.key, "s3_batch", "failed", problem, len(records))
+    return Outcome(found.key, "s3_batch", "replayed", span, len(records))
 
 
 def _dispose_bad(

@@ -42,6 +42,8 @@ class Grants:
     queue_arn: str | None = None
     kms_key_arn: str | None = None
     consumer_arn: str | None = None
+    # S3 on-failure destination (issue 11): arn:PARTITION:s3:::BUCKET
+    bucket_arn: str | None = None
 
 
 def trust_policy(account: str) -> dict[str, Any]:
@@ -110,6 +112,23 @@ def access_policy(grants: Grants) -> dict[str, Any]:
                 "Resource": grants.queue_arn,
             }
         )
+    if grants.bucket_arn:
+        # What Lambda's documentation asks of the execution role for an S3 on-failure
+        # destination: s3:PutObject and s3:ListBucket; SSE-S3 needs no KMS grant.
+        statements += [
+            {
+                "Sid": "WriteFailedBatches",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{grants.bucket_arn}/*",
+            },
+            {
+                "Sid": "ListFailedBatches",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": grants.bucket_arn,
+            },
+        ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -12,7 +12,15 @@ from tests.aws_state import attached_policies, inline_policies, inventory, mappi
 PLAN_KEYS = {"stack", "region", "dry_run", "changes", "outputs", "settings"}
 CHANGE_KEYS = {"resource", "name", "action", "details"}
 HOW_KEYS = {"order", "starting_position", "starting_timestamp", "reason"}
-OUTPUT_KEYS = {"stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid"}
+OUTPUT_KEYS = {
+    "stream_arn",
+    "table_arn",
+    "queue_url",
+    "role_arn",
+    "function_arn",
+    "mapping_uuid",
+    "failed_batches_bucket",
+}
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
 ROW_KEYS = {"resource", "name", "exists", "owned", "state", "drift"}
 RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings"]
@@ -89,6 +97,7 @@ def test_fresh_up_creates_everything_and_reports_it_as_one_json_document(
         "role_arn": f"arn:aws:iam::123456789012:role/{ROLE}",
         "function_arn": f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}",
         "mapping_uuid": mapping[0],
+        "failed_batches_bucket": None,
     }
 
 

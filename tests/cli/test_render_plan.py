@@ -279,6 +279,7 @@ def test_after_up_the_summary_says_what_was_done_and_the_outputs_are_whole() -> 
         "role_arn": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
         "function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FUNCTION}",
         "mapping_uuid": None,
+        "failed_batches_bucket": None,
     }
 
     text = render(plan, 80, dry_run=False, outputs=outputs)
