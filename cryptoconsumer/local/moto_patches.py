@@ -27,6 +27,15 @@ moto as it ships whenever no emulator is running.
   promptly and a function's new code or settings reach its next invocation), and
   every PutRecord(s) to a stream wakes its idle readers, which then read it with GetRecords like
   any client (a wake-up, not a delivery: no record skips the API).
+- Resharding (SplitShard, MergeShards, UpdateShardCount): AWS closes the parent shards, keeps
+  their records in them and sends every later put to an open child; once a reader is past a
+  closed shard's last record, GetRecords answers no NextShardIterator. moto routes a put to the
+  first shard whose hash range holds the key, closed or not (so a split parent keeps receiving
+  every record and its children none), copies the parents' records into the children (a merge
+  leaves them in the parents too: each record twice), and never ends a closed shard's
+  iterators. The patched stream puts only to open shards (hash ranges inclusive, as AWS's),
+  leaves the records where they were put, ends a closed shard's iterators, and closes a shard
+  only between two puts, so no record lands in a shard its reader has already finished.
 - Cost, not behaviour: moto's Kinesis shard finds its newest sequence number by copying every key
   (`list(records)[-1]`, on every put) and answers GetRecords by scanning the shard from its first
   record, so a put or a read costs O(records in the shard) and 60 s at 2,000 records/s grinds to a
@@ -42,7 +51,8 @@ moto as it ships whenever no emulator is running.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +126,7 @@ def activate() -> Callable[[], None]:
         if not _applied:
             _patch_kinesis_consumers()
             _patch_kinesis_shards()
+            _patch_kinesis_resharding()
             _patch_dispatcher()
             _patch_dynamodb_items()
             _patch_mappings()
@@ -259,6 +270,95 @@ def _patch_kinesis_shards() -> None:
 
     backend_class.put_records = put_records  # type: ignore[method-assign]
     backend_class.put_record = put_record  # type: ignore[method-assign]
+
+
+def _patch_kinesis_resharding() -> None:
+    from moto.kinesis import models
+    from moto.kinesis.utils import decompose_shard_iterator
+
+    stream_class = models.Stream
+    original_for_key = stream_class.get_shard_for_key
+    original_put = stream_class.put_record
+    original_split = stream_class.split_shard
+    original_merge = stream_class.merge_shards
+    original_update = stream_class.update_shard_count
+    locks: dict[int, threading.RLock] = {}
+    locks_lock = threading.Lock()
+
+    def lock_of(stream: Any) -> threading.RLock:
+        with locks_lock:
+            return locks.setdefault(id(stream), threading.RLock())
+
+    def for_key(self: Any, partition_key: str, explicit_hash_key: str) -> Any:
+        if not active():
+            return original_for_key(self, partition_key, explicit_hash_key)
+        # moto's own checks of the key, then AWS's routing: open shards, inclusive ranges.
+        original_for_key(self, partition_key, explicit_hash_key)
+        if explicit_hash_key:
+            key = int(explicit_hash_key)
+        else:
+            key = int(models.md5_hash(partition_key.encode("utf-8")).hexdigest(), 16)
+        for shard in self.shards.values():
+            if shard.is_open and shard.starting_hash <= key <= shard.ending_hash:
+                return shard
+        return None
+
+    def put(self: Any, partition_key: str, explicit_hash_key: str, data: str) -> Any:
+        with lock_of(self):
+            return original_put(self, partition_key, explicit_hash_key, data)
+
+    @contextmanager
+    def records_kept(stream: Any, *parent_ids: str) -> Iterator[None]:
+        # moto's split and merge copy the parents' records into the children: hide them.
+        parents = [stream.shards[shard_id] for shard_id in parent_ids if shard_id in stream.shards]
+        kept = [parent.records for parent in parents]
+        for parent in parents:
+            parent.records = type(parent.records)()
+        try:
+            yield
+        finally:
+            for parent, records in zip(parents, kept, strict=True):
+                parent.records = records
+
+    def split(self: Any, shard_to_split: str, new_starting_hash_key: str) -> None:
+        if not active():
+            return original_split(self, shard_to_split, new_starting_hash_key)
+        with lock_of(self), records_kept(self, shard_to_split):
+            return original_split(self, shard_to_split, new_starting_hash_key)
+
+    def merge(self: Any, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
+        if not active():
+            return original_merge(self, shard_to_merge, adjacent_shard_to_merge)
+        with lock_of(self), records_kept(self, shard_to_merge, adjacent_shard_to_merge):
+            return original_merge(self, shard_to_merge, adjacent_shard_to_merge)
+
+    def update(self: Any, target_shard_count: int) -> Any:
+        with lock_of(self):
+            return original_update(self, target_shard_count)
+
+    stream_class.get_shard_for_key = for_key  # type: ignore[method-assign]
+    stream_class.put_record = put  # type: ignore[method-assign]
+    stream_class.split_shard = split  # type: ignore[method-assign]
+    stream_class.merge_shards = merge  # type: ignore[method-assign]
+    stream_class.update_shard_count = update  # type: ignore[method-assign]
+
+    backend_class = models.KinesisBackend
+    original_get_records = backend_class.get_records
+
+    def get_records(self: Any, stream_arn: str | None, shard_iterator: str, limit: Any) -> Any:
+        next_iterator, records, behind = original_get_records(
+            self, stream_arn, shard_iterator, limit
+        )
+        if active():
+            stream_name, shard_id, last = decompose_shard_iterator(next_iterator)
+            stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+            shard = stream.get_shard(shard_id)
+            # Closed first, then its newest number: no put reaches a shard once it is closed.
+            if not shard.is_open and int(last) >= shard.get_max_sequence_number():
+                next_iterator = None
+        return next_iterator, records, behind
+
+    backend_class.get_records = get_records  # type: ignore[method-assign]
 
 
 def _patch_dispatcher() -> None:
