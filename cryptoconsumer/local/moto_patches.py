@@ -43,6 +43,13 @@ moto as it ships whenever no emulator is running.
   records, same iterators) in O(1) per record; puts to one shard are serialised, since moto's own
   put is "not safe for concurrency" under the threaded server. moto's dispatcher lists its
   package directory on every request (`list_of_moto_modules`); that list is computed once.
+  moto's SSM imports all of moto's EC2 at start-up, which parses every region's instance type
+  offerings (~100 MB resident) for the one SSM call that reads EC2 (SendCommand by instance
+  tags); the emulator's SSM (the stack's recorded settings) imports EC2 on that call instead.
+  moto lists each service's regions through a boto3 session of its own, which parses and keeps
+  the whole service model (and the endpoints file) once more just to read the endpoint prefix;
+  that session reads through the emulator's one botocore loader (`shared_loader`), which the
+  emulator's clients use too, so each file is parsed and kept once.
   A DynamoDB item re-sums the sizes of all its attributes on each attribute it is built with
   (O(attributes^2) per write); the patched item sums them once and refuses the same items
   (over moto's 405,000-byte limit, ItemSizeTooLarge).
@@ -50,7 +57,9 @@ moto as it ships whenever no emulator is running.
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -130,6 +139,8 @@ def activate() -> Callable[[], None]:
             _patch_dispatcher()
             _patch_dynamodb_items()
             _patch_mappings()
+            _import_ssm_without_ec2()
+            _patch_backend_session()
             _applied = True
         _active += 1
     done = threading.Event()
@@ -359,6 +370,74 @@ def _patch_kinesis_resharding() -> None:
         return next_iterator, records, behind
 
     backend_class.get_records = get_records  # type: ignore[method-assign]
+
+
+_shared_loader: list[Any] = []
+_shared_loader_lock = threading.Lock()
+
+
+def shared_loader() -> Any:
+    """One botocore data loader for every emulator-side session (the poller's and moto's):
+    each session would otherwise parse and keep its own copy of every service model it reads
+    (megabytes each), while a loader caches what it has read and only ever reads files."""
+    from botocore.loaders import create_loader
+
+    with _shared_loader_lock:
+        if not _shared_loader:
+            _shared_loader.append(create_loader())
+        return _shared_loader[0]
+
+
+def session_on_shared_loader() -> Any:
+    """A botocore session whose data comes from `shared_loader`."""
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", shared_loader())
+    return core
+
+
+def _patch_backend_session() -> None:
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    original = AccountSpecificBackend.get_session
+    sessions: list[Any] = []
+    sessions_lock = threading.Lock()
+
+    def get_session(cls: type) -> Any:
+        if not active():
+            return original()
+        with sessions_lock:
+            if not sessions:
+                sessions.append(boto3.Session(botocore_session=session_on_shared_loader()))
+            return sessions[0]
+
+    AccountSpecificBackend.get_session = classmethod(get_session)  # type: ignore[method-assign,assignment]
+
+
+class _Ec2BackendsOnFirstUse:
+    """Stands for moto.ec2's `ec2_backends` in moto's SSM: imports moto.ec2 when indexed."""
+
+    def __getitem__(self, account_id: str) -> Any:
+        from moto.ec2 import ec2_backends
+
+        return ec2_backends[account_id]
+
+
+def _import_ssm_without_ec2() -> None:
+    if "moto.ssm.models" in sys.modules or "moto.ec2" in sys.modules:
+        return  # already paid for (or SSM already bound to the real thing)
+    # Only for the import of moto.ssm.models, which does `from moto.ec2 import ec2_backends`;
+    # any later import of moto.ec2 gets the real package.
+    stand_in = types.ModuleType("moto.ec2")
+    stand_in.ec2_backends = _Ec2BackendsOnFirstUse()  # type: ignore[attr-defined]
+    sys.modules["moto.ec2"] = stand_in
+    try:
+        import moto.ssm.models  # noqa: F401
+    finally:
+        if sys.modules.get("moto.ec2") is stand_in:
+            del sys.modules["moto.ec2"]
 
 
 def _patch_dispatcher() -> None:
