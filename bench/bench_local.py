@@ -7,7 +7,7 @@
 - demo: `cryptoconsumer demo --records 10000 --bad-records 20 --output json` as its own
   process, `--demo-runs` times; its own "seconds", and the peak RSS of its whole process tree
   (the CLI with the emulator, and the function's worker processes), sampled from /proc every
-  20 ms.
+  20 ms (a child caught between fork and exec is its parent's pages, counted once).
 - throughput: `cryptoconsumer local start --create-stream bench --shards 2` as its own process,
   `cryptoconsumer up` against it (the stack's defaults: BatchSize 100), then this process
   produces ticks with PutRecords (500 a call, distinct keys) at a fixed rate for `--seconds`.
@@ -68,19 +68,34 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def tree_rss_kb(pid: int) -> int:
-    total, pending, seen = 0, [pid], set()
+    """The tree's resident memory, each address space counted once.
+
+    A child caught between fork (or vfork) and exec still runs its parent's program on its
+    parent's pages (shared, or the very same address space); counting it would count the
+    parent twice for that instant, so it is left out until it has exec'd."""
+    total, pending, seen = 0, [(pid, b"")], set()
     while pending:
-        current = pending.pop()
+        current, parent_command = pending.pop()
         if current in seen:
             continue
         seen.add(current)
+        command = _command_line(current)
+        if parent_command and command == parent_command:
+            continue
         try:
             resident = int(Path(f"/proc/{current}/statm").read_text().split()[1])
         except (OSError, IndexError, ValueError):
             continue
         total += resident * PAGE_KB
-        pending += _children(current)
+        pending += [(child, command) for child in _children(current)]
     return total
 
 

@@ -191,7 +191,6 @@ class ShardConsumer:
         self.stream_arn = stream_arn
         self.region = stream_arn.split(":")[3]
         self.start = start
-        self.closed_shard = False
         self.reader_done = False
         self.stopped = threading.Event()
         self.positioned = threading.Event()
@@ -257,10 +256,14 @@ class ShardConsumer:
                 records = self._read(config, min(MAX_GET_RECORDS, room))
                 if records:
                     self._dispatch(config, record_filter, records)
-                elif self.reader_done:
+                # Only the end of its iterators says a shard is read to its end: a closed shard
+                # seen in ListShards may still hold records put after the last read. Set once
+                # the last records are with the lanes, which finish when it is set.
+                if self._iterator is None:
+                    self.reader_done = True
                     self._wake_lanes()
                     return
-                else:
+                if not records:
                     self.host.wait_for_records(self.stream_arn, generation, IDLE_POLL_SECONDS)
         except Exception as err:  # the poller restarts the shard from its checkpoint
             self.failed(f"reading: {err}")
@@ -295,9 +298,6 @@ class ShardConsumer:
         self._iterator = answer.get("NextShardIterator")
         if records:
             self._last_read = records[-1].sequence_number
-        # AWS ends a closed shard's iterators; moto never does, so a closed shard read dry ends.
-        if self._iterator is None or (self.closed_shard and not records):
-            self.reader_done = True
         return records
 
     def _dispatch(

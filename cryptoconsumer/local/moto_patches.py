@@ -27,6 +27,15 @@ moto as it ships whenever no emulator is running.
   promptly and a function's new code or settings reach its next invocation), and
   every PutRecord(s) to a stream wakes its idle readers, which then read it with GetRecords like
   any client (a wake-up, not a delivery: no record skips the API).
+- Resharding (SplitShard, MergeShards, UpdateShardCount): AWS closes the parent shards, keeps
+  their records in them and sends every later put to an open child; once a reader is past a
+  closed shard's last record, GetRecords answers no NextShardIterator. moto routes a put to the
+  first shard whose hash range holds the key, closed or not (so a split parent keeps receiving
+  every record and its children none), copies the parents' records into the children (a merge
+  leaves them in the parents too: each record twice), and never ends a closed shard's
+  iterators. The patched stream puts only to open shards (hash ranges inclusive, as AWS's),
+  leaves the records where they were put, ends a closed shard's iterators, and closes a shard
+  only between two puts, so no record lands in a shard its reader has already finished.
 - Cost, not behaviour: moto's Kinesis shard finds its newest sequence number by copying every key
   (`list(records)[-1]`, on every put) and answers GetRecords by scanning the shard from its first
   record, so a put or a read costs O(records in the shard) and 60 s at 2,000 records/s grinds to a
@@ -34,6 +43,13 @@ moto as it ships whenever no emulator is running.
   records, same iterators) in O(1) per record; puts to one shard are serialised, since moto's own
   put is "not safe for concurrency" under the threaded server. moto's dispatcher lists its
   package directory on every request (`list_of_moto_modules`); that list is computed once.
+  moto's SSM imports all of moto's EC2 at start-up, which parses every region's instance type
+  offerings (~100 MB resident) for the one SSM call that reads EC2 (SendCommand by instance
+  tags); the emulator's SSM (the stack's recorded settings) imports EC2 on that call instead.
+  moto lists each service's regions through a boto3 session of its own, which parses and keeps
+  the whole service model (and the endpoints file) once more just to read the endpoint prefix;
+  that session reads through the emulator's one botocore loader (`shared_loader`), which the
+  emulator's clients use too, so each file is parsed and kept once.
   A DynamoDB item re-sums the sizes of all its attributes on each attribute it is built with
   (O(attributes^2) per write); the patched item sums them once and refuses the same items
   (over moto's 405,000-byte limit, ItemSizeTooLarge).
@@ -43,8 +59,11 @@ moto as it ships whenever no emulator is running.
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -118,10 +137,13 @@ def activate() -> Callable[[], None]:
         if not _applied:
             _patch_kinesis_consumers()
             _patch_kinesis_shards()
+            _patch_kinesis_resharding()
             _patch_dispatcher()
             _patch_dynamodb_items()
             _patch_mappings()
             patch_bucket_tags_at_create(active)
+            _import_ssm_without_ec2()
+            _patch_backend_session()
             _applied = True
         _active += 1
     done = threading.Event()
@@ -262,6 +284,163 @@ def _patch_kinesis_shards() -> None:
 
     backend_class.put_records = put_records  # type: ignore[method-assign]
     backend_class.put_record = put_record  # type: ignore[method-assign]
+
+
+def _patch_kinesis_resharding() -> None:
+    from moto.kinesis import models
+    from moto.kinesis.utils import decompose_shard_iterator
+
+    stream_class = models.Stream
+    original_for_key = stream_class.get_shard_for_key
+    original_put = stream_class.put_record
+    original_split = stream_class.split_shard
+    original_merge = stream_class.merge_shards
+    original_update = stream_class.update_shard_count
+    locks: dict[int, threading.RLock] = {}
+    locks_lock = threading.Lock()
+
+    def lock_of(stream: Any) -> threading.RLock:
+        with locks_lock:
+            return locks.setdefault(id(stream), threading.RLock())
+
+    def for_key(self: Any, partition_key: str, explicit_hash_key: str) -> Any:
+        if not active():
+            return original_for_key(self, partition_key, explicit_hash_key)
+        # moto's own checks of the key, then AWS's routing: open shards, inclusive ranges.
+        original_for_key(self, partition_key, explicit_hash_key)
+        if explicit_hash_key:
+            key = int(explicit_hash_key)
+        else:
+            key = int(models.md5_hash(partition_key.encode("utf-8")).hexdigest(), 16)
+        for shard in self.shards.values():
+            if shard.is_open and shard.starting_hash <= key <= shard.ending_hash:
+                return shard
+        return None
+
+    def put(self: Any, partition_key: str, explicit_hash_key: str, data: str) -> Any:
+        with lock_of(self):
+            return original_put(self, partition_key, explicit_hash_key, data)
+
+    @contextmanager
+    def records_kept(stream: Any, *parent_ids: str) -> Iterator[None]:
+        # moto's split and merge copy the parents' records into the children: hide them.
+        parents = [stream.shards[shard_id] for shard_id in parent_ids if shard_id in stream.shards]
+        kept = [parent.records for parent in parents]
+        for parent in parents:
+            parent.records = type(parent.records)()
+        try:
+            yield
+        finally:
+            for parent, records in zip(parents, kept, strict=True):
+                parent.records = records
+
+    def split(self: Any, shard_to_split: str, new_starting_hash_key: str) -> None:
+        if not active():
+            return original_split(self, shard_to_split, new_starting_hash_key)
+        with lock_of(self), records_kept(self, shard_to_split):
+            return original_split(self, shard_to_split, new_starting_hash_key)
+
+    def merge(self: Any, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
+        if not active():
+            return original_merge(self, shard_to_merge, adjacent_shard_to_merge)
+        with lock_of(self), records_kept(self, shard_to_merge, adjacent_shard_to_merge):
+            return original_merge(self, shard_to_merge, adjacent_shard_to_merge)
+
+    def update(self: Any, target_shard_count: int) -> Any:
+        with lock_of(self):
+            return original_update(self, target_shard_count)
+
+    stream_class.get_shard_for_key = for_key  # type: ignore[method-assign]
+    stream_class.put_record = put  # type: ignore[method-assign]
+    stream_class.split_shard = split  # type: ignore[method-assign]
+    stream_class.merge_shards = merge  # type: ignore[method-assign]
+    stream_class.update_shard_count = update  # type: ignore[method-assign]
+
+    backend_class = models.KinesisBackend
+    original_get_records = backend_class.get_records
+
+    def get_records(self: Any, stream_arn: str | None, shard_iterator: str, limit: Any) -> Any:
+        next_iterator, records, behind = original_get_records(
+            self, stream_arn, shard_iterator, limit
+        )
+        if active():
+            stream_name, shard_id, last = decompose_shard_iterator(next_iterator)
+            stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+            shard = stream.get_shard(shard_id)
+            # Closed first, then its newest number: no put reaches a shard once it is closed.
+            if not shard.is_open and int(last) >= shard.get_max_sequence_number():
+                next_iterator = None
+        return next_iterator, records, behind
+
+    backend_class.get_records = get_records  # type: ignore[method-assign]
+
+
+_shared_loader: list[Any] = []
+_shared_loader_lock = threading.Lock()
+
+
+def shared_loader() -> Any:
+    """One botocore data loader for every emulator-side session (the poller's and moto's):
+    each session would otherwise parse and keep its own copy of every service model it reads
+    (megabytes each), while a loader caches what it has read and only ever reads files."""
+    from botocore.loaders import create_loader
+
+    with _shared_loader_lock:
+        if not _shared_loader:
+            _shared_loader.append(create_loader())
+        return _shared_loader[0]
+
+
+def session_on_shared_loader() -> Any:
+    """A botocore session whose data comes from `shared_loader`."""
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", shared_loader())
+    return core
+
+
+def _patch_backend_session() -> None:
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    original = AccountSpecificBackend.get_session
+    sessions: list[Any] = []
+    sessions_lock = threading.Lock()
+
+    def get_session(cls: type) -> Any:
+        if not active():
+            return original()
+        with sessions_lock:
+            if not sessions:
+                sessions.append(boto3.Session(botocore_session=session_on_shared_loader()))
+            return sessions[0]
+
+    AccountSpecificBackend.get_session = classmethod(get_session)  # type: ignore[method-assign,assignment]
+
+
+class _Ec2BackendsOnFirstUse:
+    """Stands for moto.ec2's `ec2_backends` in moto's SSM: imports moto.ec2 when indexed."""
+
+    def __getitem__(self, account_id: str) -> Any:
+        from moto.ec2 import ec2_backends
+
+        return ec2_backends[account_id]
+
+
+def _import_ssm_without_ec2() -> None:
+    if "moto.ssm.models" in sys.modules or "moto.ec2" in sys.modules:
+        return  # already paid for (or SSM already bound to the real thing)
+    # Only for the import of moto.ssm.models, which does `from moto.ec2 import ec2_backends`;
+    # any later import of moto.ec2 gets the real package.
+    stand_in = types.ModuleType("moto.ec2")
+    stand_in.ec2_backends = _Ec2BackendsOnFirstUse()  # type: ignore[attr-defined]
+    sys.modules["moto.ec2"] = stand_in
+    try:
+        import moto.ssm.models  # noqa: F401
+    finally:
+        if sys.modules.get("moto.ec2") is stand_in:
+            del sys.modules["moto.ec2"]
 
 
 def _patch_dispatcher() -> None:

@@ -238,10 +238,8 @@ class Poller:
         known: set[str],
     ) -> None:
         shard_id = shard["ShardId"]
-        closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
         consumer = state.consumers.get(shard_id)
         if consumer is not None:
-            consumer.closed_shard = closed
             if consumer.alive:
                 return
             del state.consumers[shard_id]
@@ -260,7 +258,6 @@ class Poller:
         # child shard created later is read from its beginning, as Lambda does.
         start = config.starting_position if shard_id in state.initial_shards else "TRIM_HORIZON"
         consumer = ShardConsumer(self, uuid, shard_id, config.stream_arn, start)
-        consumer.closed_shard = closed
         state.consumers[shard_id] = consumer
         consumer.begin()
 

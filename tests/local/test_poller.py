@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from tests.local.conftest import Harness, wait_for
+from tests.local.conftest import FunctionUnderTest, Harness, wait_for
 
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -293,9 +293,18 @@ def test_a_disabled_mapping_stops_and_resumes_from_its_checkpoint(harness: Harne
     assert function.batches() == [first, while_disabled]
 
 
+def _delivered_shards(function: FunctionUnderTest) -> list[tuple[str, str]]:
+    """(shard, data) of every record the function was given, in the order it was given them."""
+    return [
+        (record["eventID"].split(":")[0], base64.b64decode(record["kinesis"]["data"]).decode())
+        for call in function.invocations()
+        for record in call["event"]["Records"]
+    ]
+
+
 def test_new_shards_from_resharding_are_read(harness: Harness) -> None:
     stream = harness.stream(shards=1)
-    function = harness.function()
+    function = harness.function(environment={"KEEP_EVENT": "1"})
     harness.mapping(function, stream)
     before = harness.put(stream, "before")
     wait_for("the record before resharding", lambda: function.batches() == [before])
@@ -308,6 +317,28 @@ def test_new_shards_from_resharding_are_read(harness: Harness) -> None:
     wait_for("the records on the new shards", lambda: sum(map(len, function.batches())) == 7)
     delivered = [seq for batch in function.batches()[1:] for seq in batch]
     assert sorted(delivered) == sorted(after)
+    children = {shard for shard, _ in _delivered_shards(function)[1:]}
+    assert children == {"shardId-000000000001", "shardId-000000000002"}
+
+
+def test_child_shards_are_read_only_after_their_parent_is_processed(harness: Harness) -> None:
+    stream = harness.stream(shards=1)
+    function = harness.function(environment={"KEEP_EVENT": "1"})
+    harness.mapping(function, stream, BatchSize=1)
+    parent_datas = [f"parent-{i}" for i in range(8)]
+    harness.put(stream, *parent_datas)
+
+    harness.clients.kinesis.update_shard_count(
+        StreamARN=stream, TargetShardCount=2, ScalingType="UNIFORM_SCALING"
+    )
+    harness.put(stream, *(f"child-{i}" for i in range(4)), key="a")  # hashes to the lower half
+    harness.put(stream, *(f"child-{i}" for i in range(4, 8)), key="b")  # and to the upper half
+
+    wait_for("every record", lambda: len(_delivered_shards(function)) == 16)
+    delivered = _delivered_shards(function)
+    assert delivered[:8] == [("shardId-000000000000", data) for data in parent_datas]
+    assert {shard for shard, _ in delivered[8:]} == {"shardId-000000000001", "shardId-000000000002"}
+    assert sorted(data for _, data in delivered[8:]) == [f"child-{i}" for i in range(8)]
 
 
 def test_an_sns_topic_can_be_the_on_failure_destination(harness: Harness) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from cryptoconsumer.local.runner import FunctionCode, Runner
+from tests.local.conftest import wait_for
 
 PROBE = """
 import os, sys
@@ -145,7 +146,13 @@ def test_the_handlers_prints_go_to_the_log_not_the_protocol(runner: Runner) -> N
     result = runner.invoke(code(), {})
 
     assert not result.failed
-    assert runner.log is not None
-    runner.log.flush()
-    with open(runner.log.name) as log:
-        assert "a line the handler prints" in log.read()
+    log_file = runner.log
+    assert log_file is not None
+
+    def printed() -> bool:
+        # The prints come on the worker's stderr, read by its own thread: after the answer.
+        log_file.flush()
+        with open(log_file.name) as log:
+            return "a line the handler prints" in log.read()
+
+    wait_for("the handler's print in the log", printed)
