@@ -187,7 +187,8 @@ DESIRED = [
         None,
         "--filter",
         'Deliver only records matching this event pattern, e.g. \'{"data": {"to_currency_code": '
-        '["USD"]}}\' (repeatable, at most 5; the others are dropped by AWS).',
+        '["USD"]}}\' (repeatable, at most 5; the others are dropped by AWS; '
+        "CRYPTOCONSUMER_FILTER separates patterns by whitespace).",
     ),
     _option(
         "only_tickers",
