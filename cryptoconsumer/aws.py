@@ -151,9 +151,13 @@ def _botocore_session(
     import botocore.session
     from botocore import exceptions as bce
 
+    from cryptoconsumer.regions import data_loader
+
     session = botocore.session.Session(profile=profile)
     if profile is not None and profile not in session.available_profiles:
         raise bce.ProfileNotFound(profile=profile)
+    # The loader botocore would make (create_loader(data_path)), shared with every session.
+    session.register_component("data_loader", data_loader(session.get_config_variable("data_path")))
     if region:
         session.set_config_variable("region", region)
     if credentials:

@@ -17,11 +17,23 @@ from cryptoconsumer.errors import InputError
 REGION_SHAPE = re.compile(r"[a-z]{2,4}(-[a-z]+)+-\d{1,2}", re.ASCII)
 
 
+def data_loader(search_path: str | None = None) -> Any:
+    """botocore's loader of its data files for this search path (AWS_DATA_PATH), one per
+    process: the loader keeps what it has parsed, so the sessions aws.py makes and the checks
+    here read each model and partitions.json once, not once per session and again here."""
+    return _loader(search_path)
+
+
 @functools.cache
-def _partitions() -> list[dict[str, Any]]:
+def _loader(search_path: str | None) -> Any:
     from botocore.loaders import create_loader
 
-    return list(create_loader().load_data("partitions")["partitions"])
+    return create_loader(search_path)
+
+
+@functools.cache
+def _partitions() -> list[dict[str, Any]]:
+    return list(data_loader().load_data("partitions")["partitions"])
 
 
 def partition_of(region: str) -> str | None:
@@ -51,8 +63,7 @@ def check_region(region: str, *, custom_endpoint: bool, option: str = "--region"
 @functools.cache
 def python_runtimes() -> tuple[str, ...]:
     """The Python runtimes in Lambda's own API model (the `Runtime` enum)."""
-    from botocore.loaders import create_loader
-
-    model = create_loader().load_service_model("lambda", "service-2")
+    # Asked as botocore's client asks (api_version=None), so its cached copy serves both.
+    model = data_loader().load_service_model("lambda", "service-2", api_version=None)
     runtimes = model["shapes"]["Runtime"]["enum"]
     return tuple(r for r in runtimes if r.startswith("python3."))

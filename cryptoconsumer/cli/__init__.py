@@ -7,8 +7,11 @@ import typer
 from typer.core import TyperGroup
 
 from cryptoconsumer import __version__
+from cryptoconsumer.cli import coercion
 from cryptoconsumer.cli.inert import inert
 from cryptoconsumer.errors import CryptoConsumerError
+
+coercion.install()
 
 
 class OneLineErrors(TyperGroup):
