@@ -216,7 +216,7 @@ def local_start(tmp_path: Path) -> Iterator[LocalStart]:
     finally:
         if started.process.poll() is None:
             started.process.kill()
-        started.process.wait(timeout=10)
+        started.process.wait(timeout=60)
 
 
 def test_demo_keep_leaves_everything_up_until_interrupted(tmp_path: Path) -> None:
@@ -285,6 +285,6 @@ def test_every_command_works_against_local_start(local_start: LocalStart) -> Non
     assert destroyed.exit_code == 0, destroyed.output
 
     local_start.process.send_signal(signal.SIGTERM)
-    assert local_start.process.wait(timeout=10) == 0
+    assert local_start.process.wait(timeout=60) == 0
     wait_for("the summary", lambda: any("invocation(s)" in x for x in local_start.stderr))
     assert "Traceback" not in "".join(local_start.stderr)
