@@ -444,7 +444,7 @@ def plan_up(
         "queue_url": want.queue_url,
         "role_arn": observed.role.arn if observed.role else None,
         "function_arn": observed.function.arn if observed.function else None,
-        "failed_batches_bucket": observed.bucket_name if config.bucket else None,
+        "bucket": observed.bucket_name if config.bucket else None,
         "mapping_uuid": next(
             (
                 c.observed.uuid

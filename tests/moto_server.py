@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-READ_PREFIXES = ("Describe", "Get", "List", "Query", "Scan", "BatchGet")
+READ_PREFIXES = ("Describe", "Get", "List", "Query", "Scan", "BatchGet", "Head")
 AUTH_SERVICE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 

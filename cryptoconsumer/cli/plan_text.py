@@ -63,7 +63,7 @@ OUTPUT_KEYS = (
     "function_arn",
     "mapping_uuid",
     # S3 on-failure destination (issue 11)
-    "failed_batches_bucket",
+    "bucket",
 )
 
 KIND_WIDTH = len("log_group")

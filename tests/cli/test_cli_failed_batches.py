@@ -173,4 +173,4 @@ def test_up_json_outputs_name_the_bucket(run, stream_arn):
     result = run("up", "--stream-arn", stream_arn, *S3, "--output", "json")
 
     assert result.exit_code == 0, str(result)
-    assert result.json()["outputs"]["failed_batches_bucket"] == BUCKET
+    assert result.json()["outputs"]["bucket"] == BUCKET

@@ -76,7 +76,7 @@ def test_up_makes_a_private_expiring_bucket_and_points_the_mapping_at_it(world: 
     assert tags == {"cryptoconsumer:stack": "crypto", "managed-by": "cryptoconsumer"}
     destination = _mapping(world)["DestinationConfig"]["OnFailure"]["Destination"]
     assert destination == f"arn:aws:s3:::{BUCKET}"
-    assert outputs["failed_batches_bucket"] == BUCKET
+    assert outputs["bucket"] == BUCKET
     # PutObject on the bucket's objects only, ListBucket on the bucket: what Lambda asks for.
     assert _s3_statements(world) == {
         "s3:PutObject": f"arn:aws:s3:::{BUCKET}/*",
