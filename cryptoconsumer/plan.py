@@ -33,6 +33,8 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     # Recorded first: a run that dies half-way leaves the record of what it was asked to do,
     # so a bare `up` finishes the job and `destroy` finds every name.
     "settings": (),
+    # dashboard: PutDashboard needs nothing else to exist (the alarm widget names ARNs).
+    "dashboard": (),
 }
 # Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
 # reads through it has been replaced by one on the stream.
@@ -51,7 +53,19 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
     # Last: while anything is left, the record is how a re-run finds it.
-    "settings": ("mapping", "consumer", "function", "log_group", "role", "queue", "table"),
+    "settings": (
+        "mapping",
+        "consumer",
+        "function",
+        "log_group",
+        "role",
+        "queue",
+        "table",
+        # dashboard
+        "dashboard",
+    ),
+    # dashboard: it only graphs; nothing needs it gone first.
+    "dashboard": (),
 }
 # Why a delete is held back when a resource it needs could not be deleted.
 HELD_BACK_BECAUSE: dict[ResourceKind, str] = {

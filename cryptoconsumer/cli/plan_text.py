@@ -54,7 +54,16 @@ COUNTED = (
     ("delete", "to delete", "deleted", True),
     ("retain", "to retain", "retained", False),
 )
-OUTPUT_KEYS = ("stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid")
+OUTPUT_KEYS = (
+    "stream_arn",
+    "table_arn",
+    "queue_url",
+    "role_arn",
+    "function_arn",
+    "mapping_uuid",
+    # dashboard
+    "dashboard_url",
+)
 
 KIND_WIDTH = len("log_group")
 HEADER = " " * (2 + 3 + 1)  # "  " + the symbol column ("-/+") + a space

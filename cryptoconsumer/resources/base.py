@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ResourceKind = Literal[
-    "table", "queue", "log_group", "role", "function", "mapping", "consumer", "settings"
+    "table",
+    "queue",
+    "log_group",
+    "role",
+    "function",
+    "mapping",
+    "consumer",
+    "settings",
+    # dashboard
+    "dashboard",
 ]
 Action = Literal["create", "update", "replace", "delete", "retain", "none"]
 

@@ -10,10 +10,18 @@ from tests.aws_state import attached_policies, inline_policies, inventory, mappi
 
 PLAN_KEYS = {"stack", "region", "dry_run", "changes", "outputs", "settings"}
 CHANGE_KEYS = {"resource", "name", "action", "details"}
-OUTPUT_KEYS = {"stream_arn", "table_arn", "queue_url", "role_arn", "function_arn", "mapping_uuid"}
+OUTPUT_KEYS = {
+    "stream_arn",
+    "table_arn",
+    "queue_url",
+    "role_arn",
+    "function_arn",
+    "mapping_uuid",
+    "dashboard_url",
+}
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
 ROW_KEYS = {"resource", "name", "exists", "owned", "state", "drift"}
-RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings"]
+RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings", "dashboard"]
 # `status` rows: the recorded settings are shown apart, not as a resource of their own.
 STATUS_ROWS = [r for r in RESOURCES if r != "settings"]
 TABLE, FUNCTION, ROLE = "crypto_intraday", "crypto_data_consumer", "crypto_data_consumer-role"
@@ -85,6 +93,8 @@ def test_fresh_up_creates_everything_and_reports_it_as_one_json_document(
         "role_arn": f"arn:aws:iam::123456789012:role/{ROLE}",
         "function_arn": f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}",
         "mapping_uuid": mapping[0],
+        "dashboard_url": "https://us-east-1.console.aws.amazon.com/cloudwatch/home"
+        "?region=us-east-1#dashboards:name=crypto-consumer",
     }
 
 
@@ -152,8 +162,9 @@ def test_a_second_up_makes_read_calls_only(run, moto, api_calls, stream_arn):
     assert api_calls.mutating() == [], api_calls.operations()
     assert moto.mutating() == [], moto.operations()
     assert not any(op.split(":")[1].startswith(MUTATING_PREFIXES) for op in api_calls.reads())
-    # 16 reads of the stack, and the one GetParameter of its recorded settings.
-    assert 0 < len(api_calls.calls) <= 17, api_calls.operations()
+    # 17 reads of the stack (GetDashboard the 17th), and the one GetParameter of its
+    # recorded settings.
+    assert 0 < len(api_calls.calls) <= 18, api_calls.operations()
     assert len(moto.requests) == len(api_calls.calls)  # no retries, nothing hidden
 
 
