@@ -76,7 +76,11 @@ def condition(row: ResourceStatus) -> str:
 def row_lines(row: ResourceStatus, width: int) -> list[Text]:
     mark = condition(row)
     first = f"{ROW}{mark:<{MARK_WIDTH}} {row.resource:<{KIND_WIDTH}} "
-    words = [*_words(inert(row.name)), *([] if mark == "missing" else _words(inert(row.state)))]
+    words = _words(inert(row.name))
+    if mark != "missing":
+        state = _words(inert(row.state))
+        # Two spaces between the name and its state: a name may hold spaces of its own.
+        words += [" " + state[0], *state[1:]]
     lines = [Text(line, style=STYLES[mark]) for line in wrap(words, width, first, ROW_HANG)]
     for label, items in (("drift", row.drift), ("problem", row.problems)):
         for item in items:
