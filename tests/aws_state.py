@@ -20,6 +20,8 @@ class Inventory:
     log_groups: tuple[str, ...]
     mappings: tuple[tuple[str, str, str], ...]  # (uuid, function name, source ARN)
     parameters: tuple[str, ...] = ()  # SSM: the stacks' recorded settings
+    # dashboard
+    dashboards: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -32,6 +34,7 @@ class Inventory:
                 self.log_groups,
                 self.mappings,
                 self.parameters,
+                self.dashboards,
             )
         )
 
@@ -59,6 +62,12 @@ def inventory(aws: Aws) -> Inventory:
         mappings=mappings,
         parameters=tuple(
             sorted(p["Name"] for p in aws("ssm").describe_parameters().get("Parameters", []))
+        ),
+        dashboards=tuple(
+            sorted(
+                d["DashboardName"]
+                for d in aws("cloudwatch").list_dashboards().get("DashboardEntries", [])
+            )
         ),
     )
 

@@ -20,14 +20,15 @@ from tests.e2e.conftest import executable
 
 # How many mutating calls a fresh `up` and a full `destroy` make; the coverage tests fail,
 # listing the calls, when that changes, so that every crash point stays tested.
-UP_CRASH_POINTS = 10
-DESTROY_CRASH_POINTS = 9
+UP_CRASH_POINTS = 11  # PutDashboard the 11th
+DESTROY_CRASH_POINTS = 10  # DeleteDashboards the 10th
 STACK = {
     "tables": ("crypto_intraday",),
     "queues": ("crypto_data_consumer-dlq",),
     "roles": ("crypto_data_consumer-role",),
     "functions": ("crypto_data_consumer",),
     "log_groups": ("/aws/lambda/crypto_data_consumer",),
+    "dashboards": ("crypto-consumer",),
 }
 
 
