@@ -1,8 +1,9 @@
 """Health for `status`: is data flowing, how far behind, what failed.
 
-Adds to the existence/drift status the mapping's and function's states, the function's
-CloudWatch metrics over a window (one GetMetricData call) and the dead-letter queue's depth,
-each turned into a reason when it means "not healthy".
+Adds to the existence/drift status the mapping's and function's states, the stack's metrics
+over a window (per minute, one GetMetricData call: ops/metrics.py), the alarms' states (one
+DescribeAlarms call: ops/alarm_states.py) and the dead-letter queue's depth, each turned into
+a reason when it means "not healthy".
 """
 
 from __future__ import annotations
