@@ -167,6 +167,8 @@ def destroy_needs(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
     if still_fed_by_others(plan):
         for resource in ("log_group", "role", "queue", "table"):
             needs[resource] = ("mapping", "function")
+    # dashboard: it only graphs, so it goes whatever else fails.
+    needs["dashboard"] = ()
     # The record goes last and only when all else went: it is how a re-run finds what is left.
     needs["settings"] = tuple(r for r in DESTROY_ORDER if r != "settings")
     return needs
