@@ -168,6 +168,23 @@ def test_a_second_up_makes_read_calls_only(run, moto, api_calls, stream_arn):
     assert len(moto.requests) == len(api_calls.calls)  # no retries, nothing hidden
 
 
+def test_status_reads_alarms_and_metrics_in_one_call_each(run, moto, api_calls, stream_arn):
+    up(run, stream_arn)
+    moto.clear_log()
+    api_calls.clear()
+
+    status(run, stream_arn)
+
+    assert api_calls.mutating() == [], api_calls.operations()
+    operations = api_calls.operations()
+    assert operations["cloudwatch:DescribeAlarms"] == 1
+    assert operations["cloudwatch:GetMetricData"] == 1
+    assert operations["cloudwatch:GetDashboard"] == 1
+    # It made 18 (GetMetricData was already one call); DescribeAlarms and GetDashboard are new.
+    assert len(api_calls.calls) <= 20, operations
+    assert len(moto.requests) == len(api_calls.calls)
+
+
 @pytest.mark.parametrize("situation", ["fresh", "deployed", "drifted"])
 def test_plan_and_up_dry_run_print_the_same_plan_and_change_nothing(
     run, moto, aws, api_calls, stream_arn, situation
