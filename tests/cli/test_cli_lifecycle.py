@@ -589,11 +589,15 @@ def test_a_configuration_change_updates_only_the_configuration(
 
     document = up(run, stream_arn, option, value)
 
+    # The dashboard draws the timeout against the duration: it changes with --timeout only.
+    timeout = option == "--timeout"
     assert {r: a for r, a in actions(document).items() if a != "none"} == {
         "function": "update",
         "settings": "update",
+        **({"dashboard": "update"} if timeout else {}),
     }
     assert sorted(api_calls.mutating()) == [
+        *(["cloudwatch:PutDashboard"] if timeout else []),
         "lambda:UpdateFunctionConfiguration",
         "ssm:PutParameter",
     ]
@@ -768,6 +772,7 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
         "function": "other_data_consumer",
         "mapping": f"{stream_arn.rsplit('/', 1)[-1]} -> other_data_consumer",
         "settings": "/cryptoconsumer/other/settings",
+        "dashboard": "other-consumer",
     }
     found = inventory(aws)
     assert found.tables == ("crypto_intraday", "other_intraday")
