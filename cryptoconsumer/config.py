@@ -134,6 +134,20 @@ class BucketSpec:
 
 
 @dataclass(frozen=True)
+class DashboardSpec:
+    """The CloudWatch dashboard STACK-consumer; `alarms`: the ALARM_KINDS whose alarms exist
+    (their states are one widget; none, no widget)."""
+
+    name: str
+    stack: str
+    function_name: str
+    timeout: int
+    table_name: str
+    queue_name: str | None
+    alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `up` would make, named and sized; `stream` is None when not given."""
 
@@ -157,6 +171,8 @@ class StackConfig:
     # built-in default; and where every option's value came from (field -> origin).
     settings: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    # dashboard: None with --no-dashboard
+    dashboard: DashboardSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +217,8 @@ class StackOptions:
     # S3 on-failure destination (issue 11)
     failure_destination: str | None = None
     failure_retention_days: int | None = None
+    # dashboard
+    dashboard: bool | None = None
 
 
 # What a field is when no source gives it.
@@ -226,6 +244,8 @@ DEFAULTS: dict[str, Any] = {
     # S3 on-failure destination (issue 11)
     "failure_destination": "sqs",
     "failure_retention_days": 14,
+    # dashboard
+    "dashboard": True,
 }
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
 # The stack's name and region say where the record is, so they are not part of it.
@@ -758,6 +778,18 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
         bucket=bucket,
         settings=recorded,
         origins={name: origins.get(name, DEFAULT) for name in OPTION_FIELDS},
+        dashboard=DashboardSpec(
+            name=dashboard_name(o.stack),
+            stack=o.stack,
+            function_name=function_name,
+            timeout=int(o.timeout or 0),
+            table_name=table_name,
+            queue_name=queue_name if o.dlq else None,
+            # Every alarm the stack makes (with --no-alarms: none, and no alarm widget).
+            alarms=ALARM_KINDS,
+        )
+        if o.dashboard
+        else None,
     )
 
 

@@ -36,6 +36,8 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "settings": (),
     # S3 on-failure destination (issue 11)
     "bucket": (),
+    # dashboard: PutDashboard needs nothing else to exist (the alarm widget names ARNs).
+    "dashboard": (),
 }
 # Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
 # reads through it has been replaced by one on the stream.
@@ -63,9 +65,12 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
         "queue",
         "table",
         "bucket",
+        "dashboard",
     ),
     # S3 on-failure destination (issue 11)
     "bucket": ("function", "mapping"),
+    # dashboard: it only graphs; nothing needs it gone first.
+    "dashboard": (),
 }
 # Why a delete is held back when a resource it needs could not be deleted.
 HELD_BACK_BECAUSE: dict[ResourceKind, str] = {
@@ -167,6 +172,8 @@ def destroy_needs(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
     if still_fed_by_others(plan):
         for resource in ("log_group", "role", "queue", "table", "bucket"):
             needs[resource] = ("mapping", "function")
+    # dashboard: it only graphs, so it goes whatever else fails.
+    needs["dashboard"] = ()
     # The record goes last and only when all else went: it is how a re-run finds what is left.
     needs["settings"] = tuple(r for r in DESTROY_ORDER if r != "settings")
     return needs

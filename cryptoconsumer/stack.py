@@ -24,6 +24,7 @@ from cryptoconsumer.config import (
     check_bucket_name,
     check_fields,
     chosen_settings,
+    dashboard_name,
     failed_batches_bucket,
     layered,
 )
@@ -42,6 +43,7 @@ from cryptoconsumer.resources import (
     table,
 )
 from cryptoconsumer.resources import consumer as stream_consumer
+from cryptoconsumer.resources import dashboard as stack_dashboard
 from cryptoconsumer.resources.base import Change, Context, ResourceKind, owned
 
 READABLE_STREAM_STATES = ("ACTIVE", "UPDATING")
@@ -70,6 +72,10 @@ class Observed:
     # after --failure-destination sqs is still shown, replayed and deleted on consent.
     bucket: bucket.ObservedBucket | bucket.ForeignBucket | None = None
     bucket_name: str = ""
+    # dashboard
+    dashboard: stack_dashboard.ObservedDashboard | None = None
+    # What `read`'s `after_mappings` returned (status: the metrics of the mappings found).
+    after_mappings: Any = None
 
     def arns(self) -> list[str]:
         found = [
@@ -135,8 +141,18 @@ def configure(
     return Configured(build_config(options, origins), recorded)
 
 
-def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Observed:
-    """Every read at once: boto3 clients are thread-safe, so this costs one round trip."""
+def read(
+    ctx: Context,
+    *,
+    with_stream: bool,
+    recorded: Recorded = UNREAD,
+    after_mappings: Callable[[tuple[mapping.ObservedMapping, ...]], Any] | None = None,
+) -> Observed:
+    """Every read at once: boto3 clients are thread-safe, so this costs one round trip.
+
+    `after_mappings` is a read that needs the mappings (their UUIDs): it starts as soon as
+    ListEventSourceMappings has answered, alongside the slower reads, so it adds a call but
+    no round trip; what it returns is `Observed.after_mappings`."""
     config = ctx.config
     check_bucket_name(config.stack, ctx.region)
     queue_spec = config.queue or config.retired_queue
@@ -157,9 +173,14 @@ def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Obs
         if recorded is UNREAD
         else (lambda: recorded),
         "bucket": lambda: _read_bucket(ctx),
+        # dashboard: by name, also with --no-dashboard (to remove ours)
+        "dashboard": lambda: stack_dashboard.read(ctx, dashboard_name(config.stack)),
     }
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers) + 1) as pool:
         futures = {name: pool.submit(reader) for name, reader in readers.items()}
+        if after_mappings is not None:
+            mappings_read = futures["mappings"]
+            futures["after_mappings"] = pool.submit(lambda: after_mappings(mappings_read.result()))
         results = {name: future.result() for name, future in futures.items()}
     if results["consumer"] is None:
         # Without --enhanced-fan-out (status, destroy, switching it off), the consumer in use
@@ -249,6 +270,13 @@ def check_ownership(config: StackConfig, observed: Observed, adopt_table: bool =
                 f"cryptoconsumer:stack={config.stack}: it belongs to someone else; "
                 "refusing to change it or send failed batches to it"
             )
+    found_dashboard = observed.dashboard
+    if config.dashboard and found_dashboard and not found_dashboard.owned_by(config.stack):
+        raise OwnershipError(
+            f"dashboard {found_dashboard.name} exists but its body has no "
+            f"`{stack_dashboard.marker(config.stack)}` marker: it belongs to someone else; "
+            "refusing to overwrite it (choose another --stack, or --no-dashboard)"
+        )
     sources = {config.stream.arn if config.stream else None}
     if observed.consumer is not None:
         sources.add(observed.consumer.arn)
@@ -438,6 +466,9 @@ def plan_up(
         resume_at=observed.function.tags.get(mapping.RESUME_TAG) if observed.function else None,
     )
     changes.append(settings.plan(ctx, config.settings, observed.settings))
+    dashboard_change = plan_dashboard(ctx, observed)
+    if dashboard_change is not None:
+        changes.append(dashboard_change)
     outputs = {
         "stream_arn": config.stream.arn,
         "table_arn": observed.table.arn if observed.table else None,
@@ -453,6 +484,12 @@ def plan_up(
             ),
             None,
         ),
+        # dashboard
+        "dashboard_url": stack_dashboard.console_url(
+            ctx.partition, clients.region, config.dashboard.name
+        )
+        if config.dashboard
+        else None,
     }
     plan = Plan(
         "up",
@@ -464,6 +501,25 @@ def plan_up(
         settling=_settling(changes),
     )
     return Prepared(plan, ctx, want)
+
+
+def dashboard_body(ctx: Context) -> dict[str, Any]:
+    config = ctx.config
+    assert config.dashboard is not None
+    return stack_dashboard.body(
+        ctx, config.dashboard, config.stream.name if config.stream else None
+    )
+
+
+def plan_dashboard(ctx: Context, observed: Observed) -> Change | None:
+    """Ours, made or restored; with --no-dashboard, ours removed (it holds no data)."""
+    config = ctx.config
+    if config.dashboard is not None:
+        return stack_dashboard.plan(ctx, config.dashboard, dashboard_body(ctx), observed.dashboard)
+    found = observed.dashboard
+    if found is not None and found.owned_by(config.stack):
+        return stack_dashboard.plan_retired(found)
+    return None
 
 
 def _settling(changes: list[Change]) -> tuple[ResourceKind, ...]:
@@ -528,6 +584,9 @@ def plan_destroy(
             )
         )
     changes.append(settings.plan_delete(observed.settings, config.stack))
+    changes.append(
+        stack_dashboard.plan_delete(observed.dashboard, dashboard_name(config.stack), config.stack)
+    )
     plan = Plan("destroy", config.stack, clients.region, tuple(changes), {})
     return Prepared(plan, ctx, None)
 
@@ -568,6 +627,12 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
         "bucket": lambda ctx, change, _: (
             bucket.apply(ctx, config.bucket, change) if config.bucket else {}
         ),
+        # dashboard
+        "dashboard": lambda ctx, change, _: (
+            stack_dashboard.apply(ctx, config.dashboard, dashboard_body(ctx), change)
+            if config.dashboard
+            else stack_dashboard.apply_retired(ctx, change)
+        ),
     }
     outputs = run_plan(prepared.plan, ctx, steps)
     outputs.pop("bucket_arn", None)
@@ -601,4 +666,6 @@ def destroy_steps(function_is_ours: bool) -> dict[ResourceKind, Any]:
         "table": _delete_step(table.delete),
         "settings": _delete_step(settings.delete),
         "bucket": _delete_step(bucket.delete),
+        # dashboard
+        "dashboard": _delete_step(stack_dashboard.delete),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -10,6 +10,7 @@ from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig, chosen_settings, parse_stream_arn
 from cryptoconsumer.resources import bucket, function, log_group, mapping, queue, role, table
 from cryptoconsumer.resources import consumer as stream_consumer
+from cryptoconsumer.resources import dashboard as stack_dashboard
 from cryptoconsumer.resources.base import Context, owned
 from cryptoconsumer.resources.settings import ObservedSettings, parameter_name
 from cryptoconsumer.stack import (
@@ -17,6 +18,7 @@ from cryptoconsumer.stack import (
     Observed,
     Recorded,
     consumer_arn,
+    dashboard_body,
     desired,
     desired_function,
     desired_mapping,
@@ -43,6 +45,8 @@ class StackStatus:
     region: str
     resources: tuple[ResourceStatus, ...]
     extra: dict[str, object] = field(default_factory=dict)
+    # Reasons about no one resource row: an alarm in ALARM.
+    alarm_problems: tuple[str, ...] = ()
 
     @property
     def deployed(self) -> bool:
@@ -54,7 +58,8 @@ class StackStatus:
 
     @property
     def problems(self) -> list[str]:
-        return [f"{r.resource} {r.name}: {p}" for r in self.resources for p in r.problems]
+        rows = [f"{r.resource} {r.name}: {p}" for r in self.resources for p in r.problems]
+        return rows + list(self.alarm_problems)
 
     @property
     def healthy(self) -> bool:
@@ -72,10 +77,13 @@ def read_status(config: StackConfig, clients: Clients, ctx: Context | None = Non
 
 
 def read_observed(
-    ctx: Context, config: StackConfig, recorded: Recorded = UNREAD
+    ctx: Context,
+    config: StackConfig,
+    recorded: Recorded = UNREAD,
+    after_mappings: Callable[[tuple[mapping.ObservedMapping, ...]], Any] | None = None,
 ) -> tuple[StackConfig, Observed]:
     """Everything that exists; without --stream-arn, the stream is the mapping's source."""
-    observed = read(ctx, with_stream=True, recorded=recorded)
+    observed = read(ctx, with_stream=True, recorded=recorded, after_mappings=after_mappings)
     if config.stream is None:
         sources = [m.source_arn for m in observed.mappings if ":kinesis:" in m.source_arn]
         if sources:
@@ -222,12 +230,31 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
                 tuple(_mapping_problems(m)),
             )
         )
+    rows += _dashboard_rows(ctx, config, observed, want is not None)
     return [
         row
         if row.owned or not row.exists
         else replace(row, problems=(*row.problems, "not tagged for this stack"))
         for row in rows
     ]
+
+
+def _dashboard_rows(
+    ctx: Context, config: StackConfig, observed: Observed, compare: bool
+) -> list[ResourceStatus]:
+    """Wanted (the default) or ours still there; drift when its body was edited."""
+    found = observed.dashboard
+    if config.dashboard is None:
+        if found is None or not found.owned_by(config.stack):
+            return []
+        drift = ("--no-dashboard: `up` would delete it",)
+        return [ResourceStatus("dashboard", found.name, True, True, "exists", drift)]
+    if found is None:
+        return [_missing("dashboard", config.dashboard.name)]
+    ours = found.owned_by(config.stack)
+    drift = stack_dashboard.drift(dashboard_body(ctx), found) if compare and ours else []
+    # Not ours: the rows' common "not tagged for this stack" (its body has no marker).
+    return [ResourceStatus("dashboard", found.name, True, ours, "exists", tuple(drift))]
 
 
 def _consumer_rows(config: StackConfig, observed: Observed) -> list[ResourceStatus]:

@@ -21,6 +21,8 @@ class Inventory:
     mappings: tuple[tuple[str, str, str], ...]  # (uuid, function name, source ARN)
     parameters: tuple[str, ...] = ()  # SSM: the stacks' recorded settings
     buckets: tuple[str, ...] = ()  # S3: failed-batches buckets
+    # dashboard
+    dashboards: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -34,6 +36,7 @@ class Inventory:
                 self.mappings,
                 self.parameters,
                 self.buckets,
+                self.dashboards,
             )
         )
 
@@ -63,6 +66,12 @@ def inventory(aws: Aws) -> Inventory:
             sorted(p["Name"] for p in aws("ssm").describe_parameters().get("Parameters", []))
         ),
         buckets=tuple(sorted(b["Name"] for b in aws("s3").list_buckets().get("Buckets", []))),
+        dashboards=tuple(
+            sorted(
+                d["DashboardName"]
+                for d in aws("cloudwatch").list_dashboards().get("DashboardEntries", [])
+            )
+        ),
     )
 
 

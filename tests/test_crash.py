@@ -20,8 +20,8 @@ from tests.e2e.conftest import executable
 
 # How many mutating calls a fresh `up` and a full `destroy` make; the coverage tests fail,
 # listing the calls, when that changes, so that every crash point stays tested.
-UP_CRASH_POINTS = 10
-DESTROY_CRASH_POINTS = 9
+UP_CRASH_POINTS = 11  # PutDashboard the 11th
+DESTROY_CRASH_POINTS = 10  # DeleteDashboards the 10th
 # With --failure-destination s3: CreateBucket and its four settings more in `up`; emptying
 # (DeleteObjects, of the one object the tests put there) and DeleteBucket more in `destroy`.
 S3 = ("--failure-destination", "s3")
@@ -35,6 +35,7 @@ STACK = {
     "roles": ("crypto_data_consumer-role",),
     "functions": ("crypto_data_consumer",),
     "log_groups": ("/aws/lambda/crypto_data_consumer",),
+    "dashboards": ("crypto-consumer",),
 }
 
 

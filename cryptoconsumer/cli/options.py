@@ -172,6 +172,14 @@ DESIRED = [
         "--enhanced-fan-out/--no-enhanced-fan-out",
         "Read through a registered stream consumer (2 MB/s per shard of its own).",
     ),
+    # dashboard
+    _option(
+        "dashboard",
+        bool,
+        True,
+        "--dashboard/--no-dashboard",
+        "The CloudWatch dashboard STACK-consumer ($3/month beyond an account's first 3).",
+    ),
     _option(
         "reset",
         list[str] | None,

@@ -64,6 +64,8 @@ OUTPUT_KEYS = (
     "mapping_uuid",
     # S3 on-failure destination (issue 11)
     "bucket",
+    # dashboard
+    "dashboard_url",
 )
 
 KIND_WIDTH = len("log_group")

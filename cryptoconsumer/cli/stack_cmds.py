@@ -227,7 +227,7 @@ def status(
         if as_json:
             print_json(render.status_document(found))
         else:
-            out.print(render.status_view(found))
+            out.print(render.status_view(found, out.width))
     if found is None or not found.ok:
         raise typer.Exit(EXIT_NOT_OK)
 

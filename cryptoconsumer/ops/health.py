@@ -1,102 +1,39 @@
 """Health for `status`: is data flowing, how far behind, what failed.
 
-Adds to the existence/drift status the mapping's and function's states, the function's
-CloudWatch metrics over a window (one GetMetricData call) and the dead-letter queue's depth,
-each turned into a reason when it means "not healthy".
+Adds to the existence/drift status the mapping's and function's states, the stack's metrics
+over a window (per minute, one GetMetricData call: ops/metrics.py), the alarms' states (one
+DescribeAlarms call: ops/alarm_states.py) and the dead-letter queue's depth, each turned into
+a reason when it means "not healthy".
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cryptoconsumer.aws import Clients, translated
+from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig
+from cryptoconsumer.ops.alarm_states import AlarmState, read_alarm_states
 from cryptoconsumer.ops.durations import describe
+from cryptoconsumer.ops.metrics import FunctionMetrics, read_metrics
 from cryptoconsumer.resources.base import Context
+from cryptoconsumer.resources.mapping import ObservedMapping
 from cryptoconsumer.stack import UNREAD, Observed, Recorded
 from cryptoconsumer.status import ResourceStatus, StackStatus, read_observed, status_of
+
+__all__ = ["FunctionMetrics", "Thresholds", "read_health", "read_metrics"]
 
 DEFAULT_WINDOW_SECONDS = 15 * 60
 DEFAULT_MAX_ITERATOR_AGE_SECONDS = 60
 # A mapping that has not polled yet, or polled an empty shard, is fine.
 GOOD_PROCESSING_RESULTS = ("", "OK", "No records processed")
-# (query id, metric name, statistic); one GetMetricData call fetches all four.
-METRIC_QUERIES = (
-    ("invocations", "Invocations", "Sum"),
-    ("errors", "Errors", "Sum"),
-    ("throttles", "Throttles", "Sum"),
-    ("iterator_age", "IteratorAge", "Maximum"),
-)
 
 
 @dataclass(frozen=True)
 class Thresholds:
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     max_iterator_age_seconds: int = DEFAULT_MAX_ITERATOR_AGE_SECONDS
-
-
-@dataclass(frozen=True)
-class FunctionMetrics:
-    """The function's CloudWatch metrics over one window; IteratorAge None when no data."""
-
-    window_seconds: int
-    invocations: int
-    errors: int
-    throttles: int
-    max_iterator_age_ms: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "window_seconds": self.window_seconds,
-            "invocations": self.invocations,
-            "errors": self.errors,
-            "throttles": self.throttles,
-            "max_iterator_age_ms": self.max_iterator_age_ms,
-        }
-
-
-def read_metrics(
-    clients: Clients, function_name: str, window_seconds: int, now: datetime | None = None
-) -> FunctionMetrics:
-    """Sum/Sum/Sum/Maximum over the window, Period = window, dimension FunctionName."""
-    end = now or datetime.now(timezone.utc)
-    start = end - timedelta(seconds=window_seconds)
-    queries = [
-        {
-            "Id": query_id,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/Lambda",
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
-                },
-                "Period": window_seconds,
-                "Stat": stat,
-            },
-            "ReturnData": True,
-        }
-        for query_id, metric, stat in METRIC_QUERIES
-    ]
-    with translated(f"reading CloudWatch metrics of function {function_name}"):
-        answer = clients.cloudwatch.get_metric_data(
-            MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampDescending"
-        )
-    values = {
-        result["Id"]: list(result.get("Values", [])) for result in answer["MetricDataResults"]
-    }
-    # The window rarely aligns with CloudWatch's period boundaries, so it may span two
-    # datapoints: add the sums, take the largest maximum.
-    ages = values.get("iterator_age", [])
-    return FunctionMetrics(
-        window_seconds=window_seconds,
-        invocations=round(sum(values.get("invocations", []))),
-        errors=round(sum(values.get("errors", []))),
-        throttles=round(sum(values.get("throttles", []))),
-        max_iterator_age_ms=max(ages) if ages else None,
-    )
 
 
 def metric_reasons(metrics: FunctionMetrics, thresholds: Thresholds) -> dict[str, list[str]]:
@@ -111,7 +48,18 @@ def metric_reasons(metrics: FunctionMetrics, thresholds: Thresholds) -> dict[str
             f"iterator age {metrics.max_iterator_age_ms / 1000:.1f} s exceeds "
             f"{thresholds.max_iterator_age_seconds} s: the function is falling behind the stream"
         )
+    for events in metrics.mappings:
+        dropped = events.totals.get("dropped")
+        if dropped:
+            reasons["mapping"].append(
+                f"{dropped} record(s) dropped in the last {window} (DroppedEventCount: past "
+                "--max-record-age or --max-retries and not delivered to the dead-letter queue)"
+            )
     return reasons
+
+
+def alarm_reasons(alarms: tuple[AlarmState, ...]) -> tuple[str, ...]:
+    return tuple(f"alarm {a.name} is in ALARM: {a.reason}" for a in alarms if a.firing)
 
 
 def queue_reason(messages: int) -> str | None:
@@ -158,8 +106,10 @@ def with_health(
     observed: Observed,
     metrics: FunctionMetrics | None,
     thresholds: Thresholds,
+    alarms: tuple[AlarmState, ...] = (),
 ) -> StackStatus:
-    """The status with metric and queue reasons added to the rows they are about."""
+    """The status with metric and queue reasons added to the rows they are about, and the
+    alarms in ALARM as reasons of their own."""
     extra_reasons = metric_reasons(metrics, thresholds) if metrics else {}
     queue_messages = observed.queue.messages if observed.queue else 0
     waiting = queue_reason(queue_messages)
@@ -173,15 +123,25 @@ def with_health(
             row = replace(row, problems=(*row.problems, *more))
             added.add(row.resource)
         rows.append(row)
-    healthy_status = replace(status, resources=tuple(rows))
+    healthy_status = replace(
+        status,
+        resources=tuple(rows),
+        alarm_problems=(*status.alarm_problems, *alarm_reasons(alarms)),
+    )
     extra = {
         **status.extra,
         "metrics": metrics.as_dict() if metrics else None,
+        "alarms": [alarm.as_dict() for alarm in alarms],
         "max_iterator_age_seconds": thresholds.max_iterator_age_seconds,
         "health": details(config, observed),
         "reasons": healthy_status.problems,
     }
     return replace(healthy_status, extra=extra)
+
+
+def _metric_mappings(mappings: tuple[ObservedMapping, ...]) -> tuple[str, ...]:
+    """The UUIDs whose event counts `status` reads: the function's Kinesis mappings."""
+    return tuple(m.uuid for m in mappings if ":kinesis:" in m.source_arn)
 
 
 def read_health(
@@ -191,15 +151,28 @@ def read_health(
     ctx: Context | None = None,
     recorded: Recorded = UNREAD,
 ) -> StackStatus:
-    """`status` with health: the resources and the metrics are read at the same time."""
+    """`status` with health, in the round trip of the resource reads: the alarms alongside
+    them, and the metrics (one GetMetricData call) as soon as the mappings' UUIDs are known."""
     thresholds = thresholds or Thresholds()
     ctx = ctx or Context(clients=clients, config=config)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        metrics_future = pool.submit(
-            read_metrics, clients, config.function.name, thresholds.window_seconds
+    queue_name = config.queue.name if config.queue else None
+
+    def metrics_of(mappings: tuple[ObservedMapping, ...]) -> FunctionMetrics:
+        return read_metrics(
+            clients,
+            config.function.name,
+            thresholds.window_seconds,
+            queue_name=queue_name,
+            mapping_uuids=_metric_mappings(mappings),
         )
-        config, observed = read_observed(ctx, config, recorded)
-        metrics = metrics_future.result()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        alarms_future = pool.submit(read_alarm_states, clients, config.stack)
+        config, observed = read_observed(ctx, config, recorded, after_mappings=metrics_of)
+        alarms = alarms_future.result()
+    metrics = observed.after_mappings
     status = status_of(ctx, config, observed)
     # A function that does not exist has no metrics worth reporting.
-    return with_health(status, config, observed, metrics if observed.function else None, thresholds)
+    return with_health(
+        status, config, observed, metrics if observed.function else None, thresholds, alarms
+    )

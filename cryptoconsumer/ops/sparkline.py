@@ -45,3 +45,22 @@ def summarise(values: Sequence[Decimal]) -> Summary | None:
     if not values:
         return None
     return Summary(len(values), values[0], values[-1], min(values), max(values))
+
+
+def bars(values: Sequence[float | None]) -> str:
+    """One block per value, scaled from 0 to the largest (monitoring counts and ages are never
+    negative, and a quiet minute should look quiet): 0 is the lowest block, any value above
+    0 at least the second, so one error in an hour shows; None (no data) is a space."""
+    present = [value for value in values if value is not None]
+    high = max(present, default=0.0)
+    top = len(BLOCKS) - 1
+    drawn = []
+    for value in values:
+        if value is None:
+            drawn.append(" ")
+        elif value <= 0 or high <= 0:
+            drawn.append(BLOCKS[0])
+        else:
+            level = max(1, int(value * top / high + 0.5))
+            drawn.append(BLOCKS[level])
+    return "".join(drawn)

@@ -29,6 +29,8 @@ ResourceKind = Literal[
     "settings",
     # S3 on-failure destination (issue 11)
     "bucket",
+    # dashboard
+    "dashboard",
 ]
 Action = Literal["create", "update", "replace", "delete", "retain", "none"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 from tests.aws_state import inventory
@@ -86,6 +87,7 @@ def test_destroy_dry_run_prints_the_plan_and_deletes_nothing(run, moto, aws, str
         ("queue", "delete"),
         ("table", "retain"),
         ("settings", "delete"),
+        ("dashboard", "delete"),
     ]
     (table,) = [c for c in document["changes"] if c["resource"] == "table"]
     assert any("--delete-table" in detail for detail in table["details"])
@@ -206,4 +208,5 @@ def test_a_mapping_that_cannot_be_deleted_holds_back_the_rest_in_text(
     assert errors[0].startswith("error: deleting mapping ")
     assert errors[1].startswith("error: function crypto_data_consumer: not deleted: mapping ")
     assert errors[-1].startswith("error: destroy incomplete: 1 delete(s) failed, 5 held back")
-    assert inventory(aws) == before
+    # Only the dashboard went: it graphs, it feeds and holds nothing.
+    assert inventory(aws) == replace(before, dashboards=())

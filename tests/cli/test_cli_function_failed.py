@@ -51,7 +51,10 @@ def test_a_failed_function_through_up_plan_status_and_repair(run, aws, stream_ar
     assert document["health"]["function"]["state_reason_code"] == CODE
     assert any(f"State Failed ({CODE}): {REASON}" in p for p in document["problems"])
     text = run("status", "--stream-arn", stream_arn)
-    assert f"problem: function {FUNCTION}: State Failed ({CODE}): {REASON}" in text.stdout
+    lines = text.stdout.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.split()[1:3] == ["function", FUNCTION])
+    assert lines[row].split()[0] == "problem"
+    assert lines[row + 1].strip().startswith(f"problem: State Failed ({CODE}): {REASON}")
 
     still = run("up", "--stream-arn", stream_arn)
     assert still.exit_code == 1, str(still)

@@ -20,10 +20,11 @@ OUTPUT_KEYS = {
     "function_arn",
     "mapping_uuid",
     "bucket",
+    "dashboard_url",
 }
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
 ROW_KEYS = {"resource", "name", "exists", "owned", "state", "drift"}
-RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings"]
+RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings", "dashboard"]
 # `status` rows: the recorded settings are shown apart, not as a resource of their own.
 STATUS_ROWS = [r for r in RESOURCES if r != "settings"]
 TABLE, FUNCTION, ROLE = "crypto_intraday", "crypto_data_consumer", "crypto_data_consumer-role"
@@ -98,6 +99,8 @@ def test_fresh_up_creates_everything_and_reports_it_as_one_json_document(
         "function_arn": f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}",
         "mapping_uuid": mapping[0],
         "bucket": None,
+        "dashboard_url": "https://us-east-1.console.aws.amazon.com/cloudwatch/home"
+        "?region=us-east-1#dashboards:name=crypto-consumer",
     }
 
 
@@ -165,10 +168,28 @@ def test_a_second_up_makes_read_calls_only(run, moto, api_calls, stream_arn):
     assert api_calls.mutating() == [], api_calls.operations()
     assert moto.mutating() == [], moto.operations()
     assert not any(op.split(":")[1].startswith(MUTATING_PREFIXES) for op in api_calls.reads())
-    # 16 reads of the stack, the one GetParameter of its recorded settings, and the
-    # failed-batches bucket's look-up (GetCallerIdentity for its name, HeadBucket).
-    assert 0 < len(api_calls.calls) <= 19, api_calls.operations()
+    # 17 reads of the stack (GetDashboard the 17th), the one GetParameter of its recorded
+    # settings, and the failed-batches bucket's look-up (GetCallerIdentity for its name,
+    # HeadBucket), all concurrent.
+    assert 0 < len(api_calls.calls) <= 20, api_calls.operations()
     assert len(moto.requests) == len(api_calls.calls)  # no retries, nothing hidden
+
+
+def test_status_reads_alarms_and_metrics_in_one_call_each(run, moto, api_calls, stream_arn):
+    up(run, stream_arn)
+    moto.clear_log()
+    api_calls.clear()
+
+    status(run, stream_arn)
+
+    assert api_calls.mutating() == [], api_calls.operations()
+    operations = api_calls.operations()
+    assert operations["cloudwatch:DescribeAlarms"] == 1
+    assert operations["cloudwatch:GetMetricData"] == 1
+    assert operations["cloudwatch:GetDashboard"] == 1
+    # It made 18 (GetMetricData was already one call); DescribeAlarms and GetDashboard are new.
+    assert len(api_calls.calls) <= 20, operations
+    assert len(moto.requests) == len(api_calls.calls)
 
 
 @pytest.mark.parametrize("situation", ["fresh", "deployed", "drifted"])
@@ -575,11 +596,15 @@ def test_a_configuration_change_updates_only_the_configuration(
 
     document = up(run, stream_arn, option, value)
 
+    # The dashboard draws the timeout against the duration: it changes with --timeout only.
+    timeout = option == "--timeout"
     assert {r: a for r, a in actions(document).items() if a != "none"} == {
         "function": "update",
         "settings": "update",
+        **({"dashboard": "update"} if timeout else {}),
     }
     assert sorted(api_calls.mutating()) == [
+        *(["cloudwatch:PutDashboard"] if timeout else []),
         "lambda:UpdateFunctionConfiguration",
         "ssm:PutParameter",
     ]
@@ -761,6 +786,7 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
         "function": "other_data_consumer",
         "mapping": f"{stream_arn.rsplit('/', 1)[-1]} -> other_data_consumer",
         "settings": "/cryptoconsumer/other/settings",
+        "dashboard": "other-consumer",
     }
     found = inventory(aws)
     assert found.tables == ("crypto_intraday", "other_intraday")

@@ -37,13 +37,22 @@ def test_a_fresh_stack_is_healthy_with_zero_metrics(deployed: Deployed, cli: Any
     document = json_of(result)
     assert document["healthy"] is True
     assert document["problems"] == [] and document["reasons"] == []
-    assert document["metrics"] == {
-        "window_seconds": 900,
+    metrics = document["metrics"]
+    assert {key: metrics[key] for key in ("invocations", "errors", "throttles")} == {
         "invocations": 0,
         "errors": 0,
         "throttles": 0,
-        "max_iterator_age_ms": None,
     }
+    assert (metrics["window_seconds"], metrics["period_seconds"]) == (900, 60)
+    assert metrics["max_iterator_age_ms"] is None
+    # One value a minute: counts without a datapoint are 0, gauges without one None.
+    assert metrics["series"]["invocations"]["values"] == [0.0] * 15
+    assert metrics["series"]["iterator_age"]["values"] == [None] * 15
+    assert metrics["series"]["dead_letters"]["values"] == [None] * 15
+    (events,) = metrics["mappings"]
+    assert events["uuid"] == deployed.outputs["mapping_uuid"]
+    assert set(events["events"].values()) == {None}  # MetricsConfig off: nothing published
+    assert document["alarms"] == []
     assert document["max_iterator_age_seconds"] == 60
     mapping = document["health"]["mapping"]
     assert mapping["state"] == "Enabled"
@@ -110,7 +119,7 @@ def test_max_iterator_age_and_window_change_the_verdict(deployed: Deployed, cli:
     ]
 
 
-def test_one_get_metric_data_call_with_period_equal_to_the_window(
+def test_one_get_metric_data_call_with_one_minute_periods(
     deployed: Deployed, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[dict[str, Any]] = []
@@ -126,22 +135,34 @@ def test_one_get_metric_data_call_with_period_equal_to_the_window(
     assert result.exit_code == 0, result.stderr
     assert len(calls) == 1
     queries = calls[0]["MetricDataQueries"]
-    assert [
-        (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"]) for q in queries
-    ] == [
-        ("Invocations", "Sum"),
-        ("Errors", "Sum"),
-        ("Throttles", "Sum"),
-        ("IteratorAge", "Maximum"),
-    ]
-    assert {q["MetricStat"]["Period"] for q in queries} == {1800}
-    assert {q["MetricStat"]["Metric"]["Namespace"] for q in queries} == {"AWS/Lambda"}
-    assert all(
-        q["MetricStat"]["Metric"]["Dimensions"]
-        == [{"Name": "FunctionName", "Value": deployed.function_name}]
+    shown = [
+        (
+            q["MetricStat"]["Metric"]["Namespace"],
+            q["MetricStat"]["Metric"]["MetricName"],
+            q["MetricStat"]["Stat"],
+            q["MetricStat"]["Metric"]["Dimensions"],
+        )
         for q in queries
-    )
+    ]
+    function = [{"Name": "FunctionName", "Value": deployed.function_name}]
+    mapping = [{"Name": "EventSourceMappingUUID", "Value": deployed.outputs["mapping_uuid"]}]
+    queue = [{"Name": "QueueName", "Value": deployed.config.queue.name}]
+    assert shown == [
+        ("AWS/Lambda", "Invocations", "Sum", function),
+        ("AWS/Lambda", "Errors", "Sum", function),
+        ("AWS/Lambda", "Throttles", "Sum", function),
+        ("AWS/Lambda", "IteratorAge", "Maximum", function),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", queue),
+        ("AWS/Lambda", "PolledEventCount", "Sum", mapping),
+        ("AWS/Lambda", "FilteredOutEventCount", "Sum", mapping),
+        ("AWS/Lambda", "InvokedEventCount", "Sum", mapping),
+        ("AWS/Lambda", "FailedInvokeEventCount", "Sum", mapping),
+        ("AWS/Lambda", "DroppedEventCount", "Sum", mapping),
+        ("AWS/Lambda", "OnFailureDestinationDeliveredEventCount", "Sum", mapping),
+    ]
+    assert {q["MetricStat"]["Period"] for q in queries} == {60}
     assert calls[0]["EndTime"] - calls[0]["StartTime"] == timedelta(minutes=30)
+    assert calls[0]["EndTime"].timestamp() % 60 == 0  # on CloudWatch's minute boundaries
 
 
 def test_a_disabled_mapping_and_a_failed_processing_result_are_reasons(
@@ -180,10 +201,12 @@ def test_text_output_shows_metrics_and_reasons(deployed: Deployed, cli: Any) -> 
     result = cli("status")
 
     assert result.exit_code == 3
-    assert "last 15m: 0 invocation(s), 1 error(s), 0 throttle(s)" in result.stdout
-    assert f"problem: function {deployed.function_name}: 1 error(s) in the last 15m" in (
-        result.stdout
-    )
+    lines = result.stdout.splitlines()
+    (errors,) = [line for line in lines if line.startswith("  errors ")]
+    assert errors.endswith("total 1, min 0, max 1, last 0")
+    function_row = next(i for i, line in enumerate(lines) if " function " in line)
+    assert lines[function_row].split()[:3] == ["problem", "function", deployed.function_name]
+    assert lines[function_row + 1].strip() == "problem: 1 error(s) in the last 15m"
     assert "NOT healthy" in result.stdout
 
 
@@ -237,14 +260,16 @@ def test_watch_redraws_text_until_ctrl_c(
     assert "stopped watching" in result.stderr
 
 
-def test_metrics_spanning_two_periods_are_added_and_maximised(aws_env: None) -> None:
+def test_datapoints_land_on_their_minutes_and_the_totals_add_up(aws_env: None) -> None:
     clients = Clients(AwsTarget(region=REGION))
+    now = datetime(2026, 12, 2, 10, 4, 30, tzinfo=timezone.utc)
+    minute = [datetime(2026, 12, 2, 10, m, tzinfo=timezone.utc) for m in range(5)]
     answer = {
         "MetricDataResults": [
-            {"Id": "invocations", "Values": [4.0, 6.0]},
-            {"Id": "errors", "Values": [1.0, 0.0]},
-            {"Id": "throttles", "Values": []},
-            {"Id": "iterator_age", "Values": [500.0, 2500.0]},
+            {"Id": "invocations", "Timestamps": [minute[1], minute[3]], "Values": [4.0, 6.0]},
+            {"Id": "errors", "Timestamps": [minute[3]], "Values": [1.0]},
+            {"Id": "throttles", "Timestamps": [], "Values": []},
+            {"Id": "iterator_age", "Timestamps": [minute[2], minute[4]], "Values": [500.0, 2500.0]},
         ]
     }
     with Stubber(clients.cloudwatch) as stub:
@@ -253,15 +278,19 @@ def test_metrics_spanning_two_periods_are_added_and_maximised(aws_env: None) -> 
             answer,
             {
                 "MetricDataQueries": ANY,
-                "StartTime": ANY,
-                "EndTime": ANY,
-                "ScanBy": "TimestampDescending",
+                "StartTime": datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc),
+                "EndTime": datetime(2026, 12, 2, 10, 5, tzinfo=timezone.utc),
+                "ScanBy": "TimestampAscending",
             },
         )
-        metrics = health.read_metrics(clients, "f", 900)
+        metrics = health.read_metrics(clients, "f", 300, now)
 
-    assert metrics == health.FunctionMetrics(900, 10, 1, 0, 2500.0)
+    assert (metrics.invocations, metrics.errors, metrics.throttles) == (10, 1, 0)
+    assert metrics.max_iterator_age_ms == 2500.0
+    assert metrics.series["invocations"].values == (0.0, 4.0, 0.0, 6.0, 0.0)
+    assert metrics.series["iterator_age"].values == (None, None, 500.0, None, 2500.0)
+    assert metrics.series["invocations"].timestamps == tuple(minute)
     assert health.metric_reasons(metrics, health.Thresholds(max_iterator_age_seconds=2)) == {
-        "function": ["1 error(s) in the last 15m"],
+        "function": ["1 error(s) in the last 5m"],
         "mapping": ["iterator age 2.5 s exceeds 2 s: the function is falling behind the stream"],
     }
