@@ -44,6 +44,13 @@ ARCHITECTURES = ("arm64", "x86_64")
 BILLING_MODES = ("PAY_PER_REQUEST", "PROVISIONED")
 HANDLER = "data_consumer_lambda.handler"
 QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+SNS_MANAGED_KEY = "alias/aws/sns"
+TOPIC_ARN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):sns:"
+    r"(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12}):(?P<name>[A-Za-z0-9_-]{1,256})$"
+)
+# An SNS email endpoint: one address, no display name, no list (RFC 5321 caps it at 254).
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,26 @@ class ConsumerSpec:
 
 
 @dataclass(frozen=True)
+class TopicSpec:
+    """The stack's own SNS topic (STACK-alarms) and the addresses subscribed to it by email."""
+
+    name: str
+    emails: tuple[str, ...] = ()
+    kms_key: str = SNS_MANAGED_KEY
+
+
+@dataclass(frozen=True)
+class AlarmsSpec:
+    """The stack's CloudWatch alarms; they notify `topic` (ours) or `topic_arn` (someone's)."""
+
+    iterator_age_seconds: int = 300
+    # The dead-letter queue the dead-letters alarm watches; None with --no-dlq.
+    queue_name: str | None = None
+    topic: TopicSpec | None = None
+    topic_arn: str | None = None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `up` would make, named and sized; `stream` is None when not given."""
 
@@ -132,6 +159,8 @@ class StackConfig:
     # `destroy` still removes it.
     retired_queue: QueueSpec | None = None
     consumer: ConsumerSpec | None = None
+    # Alarms and their notifications (--no-alarms: None; `up` then removes ours).
+    alarms: AlarmsSpec | None = None
     # What `up` records on the stack (option field -> value): every value not left to its
     # built-in default; and where every option's value came from (field -> origin).
     settings: dict[str, Any] = field(default_factory=dict)
@@ -172,6 +201,11 @@ class StackOptions:
     max_retries: int | None = None
     max_record_age: int | None = None
     enhanced_fan_out: bool | None = None
+    # alarms and notifications
+    alarms: bool | None = None
+    alarm_iterator_age: int | None = None
+    alarm_email: tuple[str, ...] | None = None
+    alarm_topic_arn: str | None = None
 
 
 # What a field is when no source gives it.
@@ -192,6 +226,10 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 3,
     "max_record_age": 3600,
     "enhanced_fan_out": False,
+    # alarms and notifications
+    "alarms": True,
+    "alarm_iterator_age": 300,
+    "alarm_email": (),
 }
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
 # The stack's name and region say where the record is, so they are not part of it.
@@ -212,6 +250,8 @@ class Layer:
 DEPENDENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "billing_mode": ("PROVISIONED", ("read_capacity", "write_capacity")),
     "starting_position": ("AT_TIMESTAMP", ("starting_timestamp",)),
+    # alarms and notifications
+    "alarms": ("TRUE", ("alarm_iterator_age", "alarm_email", "alarm_topic_arn")),
 }
 
 
@@ -277,6 +317,21 @@ def parse_stream_arn(arn: str) -> StreamRef:
         account=match["account"],
         name=match["name"],
     )
+
+
+def parse_topic_arn(arn: str) -> re.Match[str]:
+    match = TOPIC_ARN.fullmatch(arn)
+    if not match:
+        raise InputError(
+            f"--alarm-topic-arn {arn!r} is not an SNS topic ARN "
+            "(arn:aws:sns:REGION:ACCOUNT:NAME, a standard topic)"
+        )
+    return match
+
+
+def _check_email(address: str) -> None:
+    if len(address) > 254 or not EMAIL.fullmatch(address):
+        raise InputError(f"--alarm-email {address!r} is not one e-mail address (name@domain)")
 
 
 def _check_name(kind: str, value: str, pattern: re.Pattern[str], rule: str) -> str:
@@ -390,6 +445,10 @@ _FIELD_CHECKS: dict[str, Any] = {
         "--starting-position", v.upper(), STARTING_POSITIONS
     ),
     "starting_timestamp": parse_timestamp,
+    # alarms and notifications
+    "alarm_iterator_age": lambda v: _check_range("--alarm-iterator-age", v, 60, 7 * 86400),
+    "alarm_email": lambda v: [_check_email(address) for address in v],
+    "alarm_topic_arn": lambda v: parse_topic_arn(v),
 }
 
 
@@ -483,6 +542,27 @@ def _check_combinations(o: StackOptions, stream: StreamRef | None) -> None:
         raise InputError("--starting-position AT_TIMESTAMP needs --starting-timestamp")
     if position != "AT_TIMESTAMP" and o.starting_timestamp:
         raise InputError("--starting-timestamp goes with --starting-position AT_TIMESTAMP")
+    _check_alarms(o, stream)
+
+
+def _check_alarms(o: StackOptions, stream: StreamRef | None) -> None:
+    if not o.alarms:
+        if o.alarm_email or o.alarm_topic_arn:
+            raise InputError("--alarm-email/--alarm-topic-arn need alarms (drop --no-alarms)")
+        return
+    if o.alarm_topic_arn and o.alarm_email:
+        raise InputError(
+            "--alarm-email subscribes to the stack's own topic; with --alarm-topic-arn, "
+            "subscribe the addresses to that topic yourself"
+        )
+    region = o.region or (stream.region if stream else None)
+    if o.alarm_topic_arn and region:
+        topic_region = parse_topic_arn(o.alarm_topic_arn)["region"]
+        if topic_region != region:
+            raise InputError(
+                f"--alarm-topic-arn is in region {topic_region} but the stack is in {region}: "
+                "CloudWatch notifies topics of its own region only"
+            )
 
 
 def build_config(options: StackOptions, origins: dict[str, str] | None = None) -> StackConfig:
@@ -545,6 +625,16 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
         tags={STACK_TAG: o.stack, MANAGED_BY[0]: MANAGED_BY[1]},
         # A function name (1-64 of A-Z a-z 0-9 _ -) + "-efo" is always a valid consumer name.
         consumer=ConsumerSpec(name=f"{function_name}-efo") if o.enhanced_fan_out else None,
+        alarms=AlarmsSpec(
+            iterator_age_seconds=int(o.alarm_iterator_age or 0),
+            queue_name=queue_name if o.dlq else None,
+            topic=None
+            if o.alarm_topic_arn
+            else TopicSpec(topic_name(o.stack), tuple(sorted(set(o.alarm_email or ())))),
+            topic_arn=o.alarm_topic_arn,
+        )
+        if o.alarms
+        else None,
         settings=recorded,
         origins={name: origins.get(name, DEFAULT) for name in OPTION_FIELDS},
     )

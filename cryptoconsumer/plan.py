@@ -33,6 +33,9 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     # Recorded first: a run that dies half-way leaves the record of what it was asked to do,
     # so a bare `up` finishes the job and `destroy` finds every name.
     "settings": (),
+    # alarms and notifications: after what they watch, the alarms once their topic exists
+    "topic": ("function", "queue"),
+    "alarm": ("topic", "function", "queue"),
 }
 # Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
 # reads through it has been replaced by one on the stream.
@@ -40,6 +43,12 @@ UP_ORDER_RETIRING_CONSUMER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     **UP_ORDER,
     "consumer": ("mapping",),
     "mapping": ("function", "table", "queue", "role"),
+}
+# Alarms switched off (or notifying --alarm-topic-arn): the stack's topic goes once no alarm
+# of ours points at it any more.
+RETIRING_TOPIC: dict[ResourceKind, tuple[ResourceKind, ...]] = {
+    "topic": ("alarm",),
+    "alarm": ("function", "queue"),
 }
 # What must have finished (done, failed or held back) before a resource's deletes start.
 DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
@@ -50,8 +59,21 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "role": ("function", "mapping"),
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
+    # alarms and notifications: the topic once no alarm of ours notifies it
+    "alarm": ("mapping",),
+    "topic": ("mapping", "alarm"),
     # Last: while anything is left, the record is how a re-run finds it.
-    "settings": ("mapping", "consumer", "function", "log_group", "role", "queue", "table"),
+    "settings": (
+        "mapping",
+        "consumer",
+        "function",
+        "log_group",
+        "role",
+        "queue",
+        "table",
+        "alarm",
+        "topic",
+    ),
 }
 # Why a delete is held back when a resource it needs could not be deleted.
 HELD_BACK_BECAUSE: dict[ResourceKind, str] = {
@@ -91,7 +113,10 @@ class Plan:
 
 def up_order(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
     retiring = any(c.resource == "consumer" and c.action == "delete" for c in plan.changes)
-    return UP_ORDER_RETIRING_CONSUMER if retiring else UP_ORDER
+    order = UP_ORDER_RETIRING_CONSUMER if retiring else UP_ORDER
+    if any(c.resource == "topic" and c.action == "delete" for c in plan.changes):
+        order = {**order, **RETIRING_TOPIC}
+    return order
 
 
 @dataclass(frozen=True)

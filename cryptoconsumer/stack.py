@@ -24,13 +24,24 @@ from cryptoconsumer.config import (
     check_fields,
     chosen_settings,
     layered,
+    topic_name,
 )
 from cryptoconsumer.errors import AwsError, InputError, OwnershipError
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
+from cryptoconsumer.resources import (
+    alarms,
+    function,
+    log_group,
+    mapping,
+    queue,
+    role,
+    settings,
+    table,
+    topic,
+)
 from cryptoconsumer.resources import consumer as stream_consumer
-from cryptoconsumer.resources import function, log_group, mapping, queue, role, settings, table
 from cryptoconsumer.resources.base import Change, Context, ResourceKind, owned
 
 READABLE_STREAM_STATES = ("ACTIVE", "UPDATING")
@@ -55,6 +66,10 @@ class Observed:
     mappings: tuple[mapping.ObservedMapping, ...]
     consumer: stream_consumer.ObservedConsumer | None = None
     settings: settings.ObservedSettings | None = None
+    # alarms and notifications: this stack's alarms, its topic, and the --alarm-topic-arn one
+    alarms: tuple[alarms.ObservedAlarm, ...] = ()
+    topic: topic.ObservedTopic | None = None
+    alarm_topic: topic.ObservedTopic | None = None
 
     def arns(self) -> list[str]:
         found = [
@@ -120,6 +135,28 @@ def configure(
     return Configured(build_config(options, origins), recorded)
 
 
+def read_monitoring(ctx: Context) -> tuple[Any, Any, Any]:
+    """The stack's alarms (one DescribeAlarms), then the stack's topic and the
+    --alarm-topic-arn one, if given.
+
+    The stack's topic's ARN needs the account: its alarms name it; failing that (nothing made
+    yet, or they notify --alarm-topic-arn), one STS call, cached for the rest of the command."""
+    config = ctx.config
+    found = alarms.read_all(ctx, config.stack)
+    external = config.alarms.topic_arn if config.alarms else None
+    name = topic_name(config.stack)
+    arn = alarms.topic_arn_of(found, name, config.stack)
+    if arn is None:
+        partition = config.stream.partition if config.stream else ctx.partition
+        account = ctx.account or ctx.clients.account_id()
+        arn = f"arn:{partition}:sns:{ctx.region}:{account}:{name}"
+    if not external:
+        return found, topic.read(ctx, arn), None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(topic.read_external, ctx, external)
+        return found, topic.read(ctx, arn), theirs.result()
+
+
 def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Observed:
     """Every read at once: boto3 clients are thread-safe, so this costs one round trip."""
     config = ctx.config
@@ -140,10 +177,13 @@ def read(ctx: Context, *, with_stream: bool, recorded: Recorded = UNREAD) -> Obs
         "settings": (lambda: settings.read(ctx.clients, config.stack))
         if recorded is UNREAD
         else (lambda: recorded),
+        # alarms and notifications
+        "monitoring": lambda: read_monitoring(ctx),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers)) as pool:
         futures = {name: pool.submit(reader) for name, reader in readers.items()}
         results = {name: future.result() for name, future in futures.items()}
+    results["alarms"], results["topic"], results["alarm_topic"] = results.pop("monitoring")
     if results["consumer"] is None:
         # Without --enhanced-fan-out (status, destroy, switching it off), the consumer in use
         # is the one the mapping reads through.
@@ -187,6 +227,8 @@ def check_ownership(config: StackConfig, observed: Observed, adopt_table: bool =
         ("role", observed.role),
         ("function", observed.function),
     ]
+    if config.alarms and config.alarms.topic and observed.topic:
+        found.append(("topic", observed.topic))
     for kind, resource in found:
         if adopt_table and kind == "table" and resource and STACK_TAG not in resource.tags:
             continue
@@ -217,6 +259,8 @@ class Desired:
     queue_url: str | None
     queue_arn: str | None
     package: package.Package
+    # alarms and notifications: the topic the alarms notify (None without alarms)
+    topic_arn: str | None = None
 
 
 def desired(ctx: Context, observed: Observed) -> Desired:
@@ -245,7 +289,8 @@ def desired(ctx: Context, observed: Observed) -> Desired:
         if observed.role
         else ctx.arn("iam", f"role/{config.role.name}", region=False)
     )
-    return Desired(grants, role_arn, queue_url, queue_arn, package.build())
+    arn = topic_arn(ctx, observed) if config.alarms else None
+    return Desired(grants, role_arn, queue_url, queue_arn, package.build(), arn)
 
 
 def _predicted_queue_url(
@@ -363,6 +408,7 @@ def plan_up(
         list(observed.mappings),
         replace_mapping,
     )
+    changes += plan_monitoring(ctx, observed)
     changes.append(settings.plan(ctx, config.settings, observed.settings))
     outputs = {
         "stream_arn": config.stream.arn,
@@ -389,6 +435,36 @@ def plan_up(
         settling=_settling(changes),
     )
     return Prepared(plan, ctx, want)
+
+
+def topic_arn(ctx: Context, observed: Observed) -> str:
+    """The topic the alarms notify, as far as it is known before `up` makes it."""
+    spec = ctx.config.alarms
+    assert spec is not None
+    if spec.topic_arn:
+        return spec.topic_arn
+    if observed.topic is not None:
+        return observed.topic.arn
+    return ctx.arn("sns", topic_name(ctx.config.stack))
+
+
+def plan_monitoring(ctx: Context, observed: Observed) -> list[Change]:
+    """The topic and the alarms; with --no-alarms (or --alarm-topic-arn, for the topic), ours
+    are deleted."""
+    config = ctx.config
+    spec = config.alarms
+    changes: list[Change] = []
+    if spec and spec.topic_arn:
+        topic.check_external(spec.topic_arn, observed.alarm_topic)
+    ours = observed.topic if spec is None or spec.topic_arn else None
+    if spec and spec.topic:
+        changes.append(topic.plan(ctx, spec.topic, observed.topic))
+    wanted = alarms.desired(ctx, topic_arn(ctx, observed)) if spec else []
+    changes += alarms.plan(ctx, wanted, observed.alarms)
+    if ours is not None and owned(ours.tags, config.stack):
+        why = "alarms are off (--no-alarms)" if spec is None else "alarms notify --alarm-topic-arn"
+        changes.append(topic.plan_delete(ours, ours.name, config.stack, why))
+    return changes
 
 
 def _settling(changes: list[Change]) -> tuple[ResourceKind, ...]:
@@ -442,6 +518,9 @@ def plan_destroy(
     if queue_spec:
         changes.append(queue.plan_delete(observed.queue, queue_spec, config.stack))
     changes.append(table.plan_delete(observed.table, config.table, delete_table, config.stack))
+    changes += alarms.plan_delete(ctx, observed.alarms)
+    if observed.topic is not None:
+        changes.append(topic.plan_delete(observed.topic, observed.topic.name, config.stack))
     changes.append(settings.plan_delete(observed.settings, config.stack))
     plan = Plan("destroy", config.stack, clients.region, tuple(changes), {})
     return Prepared(plan, ctx, None)
@@ -465,6 +544,11 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
         )
         return function.apply(ctx, wanted, change)
 
+    def alarm_step(ctx: Context, change: Change, outputs: dict[str, str]) -> dict[str, str]:
+        arn = outputs.get("topic_arn") or want.topic_arn
+        wanted = {a.name: a for a in alarms.desired(ctx, arn)} if arn else {}
+        return alarms.apply(ctx, wanted.get(change.name), change)
+
     steps = {
         "table": lambda ctx, change, _: table.apply(ctx, config.table, change),
         "queue": lambda ctx, change, _: (
@@ -480,10 +564,18 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
             ctx, desired_mapping(config, want, outputs.get("consumer_arn")), change
         ),
         "settings": lambda ctx, change, _: settings.apply(ctx, config.settings, change),
+        # alarms and notifications
+        "topic": lambda ctx, change, _: (
+            topic.delete(ctx, change) or {}
+            if change.action == "delete"
+            else topic.apply(ctx, config.alarms.topic, change)
+        ),
+        "alarm": alarm_step,
     }
     outputs = run_plan(prepared.plan, ctx, steps)
     outputs.pop("queue_arn", None)
     outputs.pop("log_group_arn", None)
+    outputs.pop("topic_arn", None)
     return outputs
 
 
@@ -511,4 +603,7 @@ def destroy_steps(function_is_ours: bool) -> dict[ResourceKind, Any]:
         "queue": _delete_step(queue.delete),
         "table": _delete_step(table.delete),
         "settings": _delete_step(settings.delete),
+        # alarms and notifications
+        "alarm": _delete_step(alarms.delete),
+        "topic": _delete_step(topic.delete),
     }

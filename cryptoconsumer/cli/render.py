@@ -122,6 +122,11 @@ def status_view(status: StackStatus) -> Group:
     if metrics:
         lines.append(Text(metrics))
     lines += [Text(f"problem: {inert(problem)}", style="yellow") for problem in status.problems]
+    # alarms and notifications
+    lines += [
+        Text(f"pending: {inert(email)} has not confirmed its alarm subscription (see its mail)")
+        for email in status.extra.get("pending_subscriptions") or ()
+    ]
     lines += settings_view(status.extra.get("settings"))
     lines.append(Text(status_summary(status)))
     return Group(*lines)

@@ -19,7 +19,17 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ResourceKind = Literal[
-    "table", "queue", "log_group", "role", "function", "mapping", "consumer", "settings"
+    "table",
+    "queue",
+    "log_group",
+    "role",
+    "function",
+    "mapping",
+    "consumer",
+    "settings",
+    # alarms and notifications
+    "topic",
+    "alarm",
 ]
 Action = Literal["create", "update", "replace", "delete", "retain", "none"]
 
