@@ -20,6 +20,8 @@ class Inventory:
     log_groups: tuple[str, ...]
     mappings: tuple[tuple[str, str, str], ...]  # (uuid, function name, source ARN)
     parameters: tuple[str, ...] = ()  # SSM: the stacks' recorded settings
+    alarms: tuple[str, ...] = ()  # CloudWatch metric alarms
+    topics: tuple[str, ...] = ()  # SNS topic names
 
     @property
     def empty(self) -> bool:
@@ -32,6 +34,8 @@ class Inventory:
                 self.log_groups,
                 self.mappings,
                 self.parameters,
+                self.alarms,
+                self.topics,
             )
         )
 
@@ -59,6 +63,12 @@ def inventory(aws: Aws) -> Inventory:
         mappings=mappings,
         parameters=tuple(
             sorted(p["Name"] for p in aws("ssm").describe_parameters().get("Parameters", []))
+        ),
+        alarms=tuple(
+            sorted(a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"])
+        ),
+        topics=tuple(
+            sorted(t["TopicArn"].rsplit(":", 1)[-1] for t in aws("sns").list_topics()["Topics"])
         ),
     )
 

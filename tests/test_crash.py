@@ -20,14 +20,18 @@ from tests.e2e.conftest import executable
 
 # How many mutating calls a fresh `up` and a full `destroy` make; the coverage tests fail,
 # listing the calls, when that changes, so that every crash point stays tested.
-UP_CRASH_POINTS = 10
-DESTROY_CRASH_POINTS = 9
+# The alarms add CreateTopic and four PutMetricAlarm to `up`, four DeleteAlarms and
+# DeleteTopic to `destroy`.
+UP_CRASH_POINTS = 15
+DESTROY_CRASH_POINTS = 14
 STACK = {
     "tables": ("crypto_intraday",),
     "queues": ("crypto_data_consumer-dlq",),
     "roles": ("crypto_data_consumer-role",),
     "functions": ("crypto_data_consumer",),
     "log_groups": ("/aws/lambda/crypto_data_consumer",),
+    "alarms": ("crypto-dead-letters", "crypto-errors", "crypto-iterator-age", "crypto-throttles"),
+    "topics": ("crypto-alarms",),
 }
 
 
