@@ -139,8 +139,8 @@ def notes(spec: TopicSpec | None, observed: ObservedTopic) -> list[str]:
             found.append(f"{email}: pending confirmation (the link is in the mail AWS sent)")
         else:
             found.append(
-                f"{email}: pending, not an --alarm-email; AWS drops an unconfirmed "
-                "subscription after 3 days"
+                f"{email}: pending, not an --alarm-email; it cannot be removed while "
+                "pending, and AWS deletes it once its confirmation link expires"
             )
     return found
 
