@@ -43,8 +43,10 @@ def actions(document) -> dict[str, str]:
 
 
 def drift_of(document, resource) -> list[str]:
-    (row,) = [row for row in document["resources"] if row["resource"] == resource]
-    return row["drift"]
+    """The drift of the resource's row (of all its rows: one per alarm)."""
+    rows = [row for row in document["resources"] if row["resource"] == resource]
+    assert rows, resource
+    return [drift for row in rows for drift in row["drift"]]
 
 
 def assert_plan_shape(document, dry_run: bool) -> None:
