@@ -740,7 +740,14 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
     document = run("up", "--stack", "other", "--stream-arn", stream_arn, "--output", "json").json()
 
     assert document["stack"] == "other"
-    assert {c["resource"]: c["name"] for c in document["changes"]} == {
+    assert sorted(c["name"] for c in document["changes"] if c["resource"] == "alarm") == [
+        "other-dead-letters",
+        "other-errors",
+        "other-iterator-age",
+        "other-throttles",
+    ]
+    assert {c["resource"]: c["name"] for c in document["changes"] if c["resource"] != "alarm"} == {
+        "topic": "other-alarms",
         "table": "other_intraday",
         "queue": "other_data_consumer-dlq",
         "log_group": "/aws/lambda/other_data_consumer",
@@ -759,6 +766,8 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
     found = inventory(aws)
     assert found.tables == ("crypto_intraday",)
     assert found.functions == ("crypto_data_consumer",)
+    assert found.topics == ("crypto-alarms",)
+    assert all(name.startswith("crypto-") for name in found.alarms) and len(found.alarms) == 4
     assert status(run, stream_arn)["healthy"] is True
 
 
