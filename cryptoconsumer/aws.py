@@ -199,6 +199,8 @@ class Clients:
         "cloudwatch",
         "ssm",
         "cloudformation",
+        # alarms and notifications
+        "sns",
     )
 
     def __init__(self, target: AwsTarget, session: boto3.Session | None = None) -> None:
@@ -305,6 +307,10 @@ class Clients:
     @property
     def cloudformation(self) -> Any:
         return self.client("cloudformation")
+
+    @property
+    def sns(self) -> Any:
+        return self.client("sns")
 
     def account_id(self) -> str:
         """The caller's account; also proves credentials work before anything changes."""

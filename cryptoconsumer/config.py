@@ -51,6 +51,13 @@ QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 FAILURE_DESTINATIONS = ("sqs", "s3")
 # S3 takes any positive number of days for an expiration; a century is our bound on typos.
 MAX_FAILURE_RETENTION_DAYS = 36500
+SNS_MANAGED_KEY = "alias/aws/sns"
+TOPIC_ARN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):sns:"
+    r"(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12}):(?P<name>[A-Za-z0-9_-]{1,256})$"
+)
+# An SNS email endpoint: one address, no display name, no list (RFC 5321 caps it at 254).
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,26 @@ class DashboardSpec:
 
 
 @dataclass(frozen=True)
+class TopicSpec:
+    """The stack's own SNS topic (STACK-alarms) and the addresses subscribed to it by email."""
+
+    name: str
+    emails: tuple[str, ...] = ()
+    kms_key: str = SNS_MANAGED_KEY
+
+
+@dataclass(frozen=True)
+class AlarmsSpec:
+    """The stack's CloudWatch alarms; they notify `topic` (ours) or `topic_arn` (someone's)."""
+
+    iterator_age_seconds: int = 300
+    # The dead-letter queue the dead-letters alarm watches; None with --no-dlq.
+    queue_name: str | None = None
+    topic: TopicSpec | None = None
+    topic_arn: str | None = None
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `up` would make, named and sized; `stream` is None when not given."""
 
@@ -167,6 +194,8 @@ class StackConfig:
     consumer: ConsumerSpec | None = None
     # With --failure-destination s3: the failed-batches bucket (None: the queue gets them).
     bucket: BucketSpec | None = None
+    # Alarms and their notifications (--no-alarms: None; `up` then removes ours).
+    alarms: AlarmsSpec | None = None
     # What `up` records on the stack (option field -> value): every value not left to its
     # built-in default; and where every option's value came from (field -> origin).
     settings: dict[str, Any] = field(default_factory=dict)
@@ -219,6 +248,11 @@ class StackOptions:
     failure_retention_days: int | None = None
     # dashboard
     dashboard: bool | None = None
+    # alarms and notifications
+    alarms: bool | None = None
+    alarm_iterator_age: int | None = None
+    alarm_email: tuple[str, ...] | None = None
+    alarm_topic_arn: str | None = None
 
 
 # What a field is when no source gives it.
@@ -246,6 +280,10 @@ DEFAULTS: dict[str, Any] = {
     "failure_retention_days": 14,
     # dashboard
     "dashboard": True,
+    # alarms and notifications
+    "alarms": True,
+    "alarm_iterator_age": 300,
+    "alarm_email": (),
 }
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StackOptions))
 # The stack's name and region say where the record is, so they are not part of it.
@@ -268,6 +306,8 @@ DEPENDENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "starting_position": ("AT_TIMESTAMP", ("starting_timestamp",)),
     # S3 on-failure destination (issue 11)
     "failure_destination": ("S3", ("failure_retention_days",)),
+    # alarms and notifications
+    "alarms": ("TRUE", ("alarm_iterator_age", "alarm_email", "alarm_topic_arn")),
 }
 # Two spellings of one setting: a stronger layer that gives either takes the weaker layers'
 # value of the other away (`--only-tickers` on a stack recorded with `--filter` replaces it).
@@ -340,6 +380,21 @@ def parse_stream_arn(arn: str) -> StreamRef:
         account=match["account"],
         name=match["name"],
     )
+
+
+def parse_topic_arn(arn: str) -> re.Match[str]:
+    match = TOPIC_ARN.fullmatch(arn)
+    if not match:
+        raise InputError(
+            f"--alarm-topic-arn {arn!r} is not an SNS topic ARN "
+            "(arn:aws:sns:REGION:ACCOUNT:NAME, a standard topic)"
+        )
+    return match
+
+
+def _check_email(address: str) -> None:
+    if len(address) > 254 or not EMAIL.fullmatch(address):
+        raise InputError(f"--alarm-email {address!r} is not one e-mail address (name@domain)")
 
 
 def _check_name(kind: str, value: str, pattern: re.Pattern[str], rule: str) -> str:
@@ -516,6 +571,10 @@ _FIELD_CHECKS: dict[str, Any] = {
     "failure_retention_days": lambda v: _check_range(
         "--failure-retention-days", v, 1, MAX_FAILURE_RETENTION_DAYS
     ),
+    # alarms and notifications
+    "alarm_iterator_age": lambda v: _check_range("--alarm-iterator-age", v, 60, 7 * 86400),
+    "alarm_email": lambda v: [_check_email(address) for address in v],
+    "alarm_topic_arn": lambda v: parse_topic_arn(v),
 }
 
 
@@ -552,6 +611,11 @@ def default_names(stack: str) -> dict[str, str]:
 # Monitoring resources are named from the stack, so `status` can read every alarm of a stack in
 # one DescribeAlarms call by prefix, and the dashboard graphs the same alarms `up` makes.
 ALARM_KINDS = ("iterator-age", "errors", "dead-letters", "throttles")
+
+
+def alarm_kinds(o: StackOptions) -> tuple[str, ...]:
+    """The alarms a stack with these options has: no dead-letter alarm without the queue."""
+    return tuple(kind for kind in ALARM_KINDS if o.dlq or kind != "dead-letters")
 
 
 def alarm_name(stack: str, kind: str) -> str:
@@ -672,6 +736,7 @@ def _check_combinations(o: StackOptions, stream: StreamRef | None) -> None:
             "--failure-destination s3 still needs the dead-letter queue for the function's bad "
             "records: drop --no-dlq"
         )
+    _check_alarms(o, stream)
 
 
 def _check_one_filter_spelling(o: StackOptions) -> None:
@@ -702,6 +767,26 @@ def mapping_filters(o: StackOptions) -> tuple[str, ...]:
     if o.only_tickers:
         return (only_tickers_pattern(o.only_tickers),)
     return tuple(canonical(text) for text in o.filter or ())
+
+
+def _check_alarms(o: StackOptions, stream: StreamRef | None) -> None:
+    if not o.alarms:
+        if o.alarm_email or o.alarm_topic_arn:
+            raise InputError("--alarm-email/--alarm-topic-arn need alarms (drop --no-alarms)")
+        return
+    if o.alarm_topic_arn and o.alarm_email:
+        raise InputError(
+            "--alarm-email subscribes to the stack's own topic; with --alarm-topic-arn, "
+            "subscribe the addresses to that topic yourself"
+        )
+    region = o.region or (stream.region if stream else None)
+    if o.alarm_topic_arn and region:
+        topic_region = parse_topic_arn(o.alarm_topic_arn)["region"]
+        if topic_region != region:
+            raise InputError(
+                f"--alarm-topic-arn is in region {topic_region} but the stack is in {region}: "
+                "CloudWatch notifies topics of its own region only"
+            )
 
 
 def build_config(options: StackOptions, origins: dict[str, str] | None = None) -> StackConfig:
@@ -776,6 +861,16 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
         # A function name (1-64 of A-Z a-z 0-9 _ -) + "-efo" is always a valid consumer name.
         consumer=ConsumerSpec(name=f"{function_name}-efo") if o.enhanced_fan_out else None,
         bucket=bucket,
+        alarms=AlarmsSpec(
+            iterator_age_seconds=int(o.alarm_iterator_age or 0),
+            queue_name=queue_name if o.dlq else None,
+            topic=None
+            if o.alarm_topic_arn
+            else TopicSpec(topic_name(o.stack), tuple(sorted(set(o.alarm_email or ())))),
+            topic_arn=o.alarm_topic_arn,
+        )
+        if o.alarms
+        else None,
         settings=recorded,
         origins={name: origins.get(name, DEFAULT) for name in OPTION_FIELDS},
         dashboard=DashboardSpec(
@@ -786,7 +881,7 @@ def build_config(options: StackOptions, origins: dict[str, str] | None = None) -
             table_name=table_name,
             queue_name=queue_name if o.dlq else None,
             # Every alarm the stack makes (with --no-alarms: none, and no alarm widget).
-            alarms=ALARM_KINDS,
+            alarms=alarm_kinds(o) if o.alarms else (),
         )
         if o.dashboard
         else None,

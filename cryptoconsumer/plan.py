@@ -36,8 +36,11 @@ UP_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "settings": (),
     # S3 on-failure destination (issue 11)
     "bucket": (),
-    # dashboard: PutDashboard needs nothing else to exist (the alarm widget names ARNs).
-    "dashboard": (),
+    # dashboard: after the alarms its alarm widget names by ARN.
+    "dashboard": ("alarm",),
+    # alarms and notifications: after what they watch, the alarms once their topic exists
+    "topic": ("function", "queue"),
+    "alarm": ("topic", "function", "queue"),
 }
 # Enhanced fan-out switched off: the consumer is deregistered only once the mapping that
 # reads through it has been replaced by one on the stream.
@@ -45,6 +48,12 @@ UP_ORDER_RETIRING_CONSUMER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     **UP_ORDER,
     "consumer": ("mapping",),
     "mapping": ("function", "table", "queue", "role", "bucket"),
+}
+# Alarms switched off (or notifying --alarm-topic-arn): the stack's topic goes once no alarm
+# of ours points at it any more.
+RETIRING_TOPIC: dict[ResourceKind, tuple[ResourceKind, ...]] = {
+    "topic": ("alarm",),
+    "alarm": ("function", "queue"),
 }
 # What must have finished (done, failed or held back) before a resource's deletes start.
 DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
@@ -55,6 +64,9 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
     "role": ("function", "mapping"),
     "queue": ("function", "mapping"),
     "table": ("function", "mapping"),
+    # alarms and notifications: the topic once no alarm of ours notifies it
+    "alarm": ("mapping",),
+    "topic": ("mapping", "alarm"),
     # Last: while anything is left, the record is how a re-run finds it.
     "settings": (
         "mapping",
@@ -66,6 +78,8 @@ DESTROY_ORDER: dict[ResourceKind, tuple[ResourceKind, ...]] = {
         "table",
         "bucket",
         "dashboard",
+        "alarm",
+        "topic",
     ),
     # S3 on-failure destination (issue 11)
     "bucket": ("function", "mapping"),
@@ -110,7 +124,10 @@ class Plan:
 
 def up_order(plan: Plan) -> dict[ResourceKind, tuple[ResourceKind, ...]]:
     retiring = any(c.resource == "consumer" and c.action == "delete" for c in plan.changes)
-    return UP_ORDER_RETIRING_CONSUMER if retiring else UP_ORDER
+    order = UP_ORDER_RETIRING_CONSUMER if retiring else UP_ORDER
+    if any(c.resource == "topic" and c.action == "delete" for c in plan.changes):
+        order = {**order, **RETIRING_TOPIC}
+    return order
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,14 @@ from cryptoconsumer.config import (
     dashboard_name,
     failed_batches_bucket,
     layered,
+    topic_name,
 )
 from cryptoconsumer.errors import AwsError, InputError, OwnershipError
 from cryptoconsumer.plan import Plan
 from cryptoconsumer.plan import execute as run_plan
 from cryptoconsumer.progress import NullReporter, Reporter
 from cryptoconsumer.resources import (
+    alarms,
     bucket,
     function,
     log_group,
@@ -41,6 +43,7 @@ from cryptoconsumer.resources import (
     role,
     settings,
     table,
+    topic,
 )
 from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources import dashboard as stack_dashboard
@@ -76,6 +79,10 @@ class Observed:
     dashboard: stack_dashboard.ObservedDashboard | None = None
     # What `read`'s `after_mappings` returned (status: the metrics of the mappings found).
     after_mappings: Any = None
+    # alarms and notifications: this stack's alarms, its topic, and the --alarm-topic-arn one
+    alarms: tuple[alarms.ObservedAlarm, ...] = ()
+    topic: topic.ObservedTopic | None = None
+    alarm_topic: topic.ObservedTopic | None = None
 
     def arns(self) -> list[str]:
         found = [
@@ -141,6 +148,28 @@ def configure(
     return Configured(build_config(options, origins), recorded)
 
 
+def read_monitoring(ctx: Context) -> tuple[Any, Any, Any]:
+    """The stack's alarms (one DescribeAlarms), then the stack's topic and the
+    --alarm-topic-arn one, if given.
+
+    The stack's topic's ARN needs the account: its alarms name it; failing that (nothing made
+    yet, or they notify --alarm-topic-arn), one STS call, cached for the rest of the command."""
+    config = ctx.config
+    found = alarms.read_all(ctx, config.stack)
+    external = config.alarms.topic_arn if config.alarms else None
+    name = topic_name(config.stack)
+    arn = alarms.topic_arn_of(found, name, config.stack)
+    if arn is None:
+        partition = config.stream.partition if config.stream else ctx.partition
+        account = ctx.account or ctx.clients.account_id()
+        arn = f"arn:{partition}:sns:{ctx.region}:{account}:{name}"
+    if not external:
+        return found, topic.read(ctx, arn), None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(topic.read_external, ctx, external)
+        return found, topic.read(ctx, arn), theirs.result()
+
+
 def read(
     ctx: Context,
     *,
@@ -175,6 +204,8 @@ def read(
         "bucket": lambda: _read_bucket(ctx),
         # dashboard: by name, also with --no-dashboard (to remove ours)
         "dashboard": lambda: stack_dashboard.read(ctx, dashboard_name(config.stack)),
+        # alarms and notifications
+        "monitoring": lambda: read_monitoring(ctx),
     }
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(readers) + 1) as pool:
         futures = {name: pool.submit(reader) for name, reader in readers.items()}
@@ -182,6 +213,7 @@ def read(
             mappings_read = futures["mappings"]
             futures["after_mappings"] = pool.submit(lambda: after_mappings(mappings_read.result()))
         results = {name: future.result() for name, future in futures.items()}
+    results["alarms"], results["topic"], results["alarm_topic"] = results.pop("monitoring")
     if results["consumer"] is None:
         # Without --enhanced-fan-out (status, destroy, switching it off), the consumer in use
         # is the one the mapping reads through.
@@ -248,6 +280,8 @@ def check_ownership(config: StackConfig, observed: Observed, adopt_table: bool =
         ("role", observed.role),
         ("function", observed.function),
     ]
+    if config.alarms and config.alarms.topic and observed.topic:
+        found.append(("topic", observed.topic))
     for kind, resource in found:
         if adopt_table and kind == "table" and resource and STACK_TAG not in resource.tags:
             continue
@@ -300,6 +334,8 @@ class Desired:
     package: package.Package
     # S3 on-failure destination (issue 11): the bucket, when it is the destination.
     bucket_arn: str | None = None
+    # alarms and notifications: the topic the alarms notify (None without alarms)
+    topic_arn: str | None = None
 
 
 def desired(ctx: Context, observed: Observed) -> Desired:
@@ -330,7 +366,10 @@ def desired(ctx: Context, observed: Observed) -> Desired:
         if observed.role
         else ctx.arn("iam", f"role/{config.role.name}", region=False)
     )
-    return Desired(grants, role_arn, queue_url, queue_arn, package.build(), bucket_arn)
+    arn = topic_arn(ctx, observed) if config.alarms else None
+    return Desired(
+        grants, role_arn, queue_url, queue_arn, package.build(), bucket_arn, topic_arn=arn
+    )
 
 
 def _bucket_still_in_use(ctx: Context, observed: Observed) -> str | None:
@@ -465,6 +504,7 @@ def plan_up(
         replace_mapping,
         resume_at=observed.function.tags.get(mapping.RESUME_TAG) if observed.function else None,
     )
+    changes += plan_monitoring(ctx, observed)
     changes.append(settings.plan(ctx, config.settings, observed.settings))
     dashboard_change = plan_dashboard(ctx, observed)
     if dashboard_change is not None:
@@ -520,6 +560,36 @@ def plan_dashboard(ctx: Context, observed: Observed) -> Change | None:
     if found is not None and found.owned_by(config.stack):
         return stack_dashboard.plan_retired(found)
     return None
+
+
+def topic_arn(ctx: Context, observed: Observed) -> str:
+    """The topic the alarms notify, as far as it is known before `up` makes it."""
+    spec = ctx.config.alarms
+    assert spec is not None
+    if spec.topic_arn:
+        return spec.topic_arn
+    if observed.topic is not None:
+        return observed.topic.arn
+    return ctx.arn("sns", topic_name(ctx.config.stack))
+
+
+def plan_monitoring(ctx: Context, observed: Observed) -> list[Change]:
+    """The topic and the alarms; with --no-alarms (or --alarm-topic-arn, for the topic), ours
+    are deleted."""
+    config = ctx.config
+    spec = config.alarms
+    changes: list[Change] = []
+    if spec and spec.topic_arn:
+        topic.check_external(spec.topic_arn, observed.alarm_topic)
+    ours = observed.topic if spec is None or spec.topic_arn else None
+    if spec and spec.topic:
+        changes.append(topic.plan(ctx, spec.topic, observed.topic))
+    wanted = alarms.desired(ctx, topic_arn(ctx, observed)) if spec else []
+    changes += alarms.plan(ctx, wanted, observed.alarms)
+    if ours is not None and owned(ours.tags, config.stack):
+        why = "alarms are off (--no-alarms)" if spec is None else "alarms notify --alarm-topic-arn"
+        changes.append(topic.plan_delete(ours, ours.name, config.stack, why))
+    return changes
 
 
 def _settling(changes: list[Change]) -> tuple[ResourceKind, ...]:
@@ -583,6 +653,9 @@ def plan_destroy(
                 config.stack,
             )
         )
+    changes += alarms.plan_delete(ctx, observed.alarms)
+    if observed.topic is not None:
+        changes.append(topic.plan_delete(observed.topic, observed.topic.name, config.stack))
     changes.append(settings.plan_delete(observed.settings, config.stack))
     changes.append(
         stack_dashboard.plan_delete(observed.dashboard, dashboard_name(config.stack), config.stack)
@@ -609,6 +682,11 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
         )
         return function.apply(ctx, wanted, change)
 
+    def alarm_step(ctx: Context, change: Change, outputs: dict[str, str]) -> dict[str, str]:
+        arn = outputs.get("topic_arn") or want.topic_arn
+        wanted = {a.name: a for a in alarms.desired(ctx, arn)} if arn else {}
+        return alarms.apply(ctx, wanted.get(change.name), change)
+
     steps = {
         "table": lambda ctx, change, _: table.apply(ctx, config.table, change),
         "queue": lambda ctx, change, _: (
@@ -633,11 +711,19 @@ def execute(prepared: Prepared, reporter: Reporter | None = None) -> dict[str, s
             if config.dashboard
             else stack_dashboard.apply_retired(ctx, change)
         ),
+        # alarms and notifications
+        "topic": lambda ctx, change, _: (
+            topic.delete(ctx, change) or {}
+            if change.action == "delete"
+            else topic.apply(ctx, config.alarms.topic, change)
+        ),
+        "alarm": alarm_step,
     }
     outputs = run_plan(prepared.plan, ctx, steps)
     outputs.pop("bucket_arn", None)
     outputs.pop("queue_arn", None)
     outputs.pop("log_group_arn", None)
+    outputs.pop("topic_arn", None)
     return outputs
 
 
@@ -668,4 +754,7 @@ def destroy_steps(function_is_ours: bool) -> dict[ResourceKind, Any]:
         "bucket": _delete_step(bucket.delete),
         # dashboard
         "dashboard": _delete_step(stack_dashboard.delete),
+        # alarms and notifications
+        "alarm": _delete_step(alarms.delete),
+        "topic": _delete_step(topic.delete),
     }

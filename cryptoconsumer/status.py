@@ -8,9 +8,19 @@ from typing import Any
 
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig, chosen_settings, parse_stream_arn
-from cryptoconsumer.resources import bucket, function, log_group, mapping, queue, role, table
+from cryptoconsumer.resources import (
+    alarms,
+    bucket,
+    function,
+    log_group,
+    mapping,
+    queue,
+    role,
+    table,
+)
 from cryptoconsumer.resources import consumer as stream_consumer
 from cryptoconsumer.resources import dashboard as stack_dashboard
+from cryptoconsumer.resources import topic as alarm_topic
 from cryptoconsumer.resources.base import Context, owned
 from cryptoconsumer.resources.settings import ObservedSettings, parameter_name
 from cryptoconsumer.stack import (
@@ -25,6 +35,7 @@ from cryptoconsumer.stack import (
     read,
     read_stream,
     resolve_account,
+    topic_arn,
 )
 
 
@@ -99,8 +110,20 @@ def status_of(ctx: Context, config: StackConfig, observed: Observed) -> StackSta
         config.stack,
         ctx.clients.region,
         tuple(_rows(ctx, config, observed)),
-        extra={"settings": settings_document(config, observed.settings)},
+        extra={
+            "settings": settings_document(config, observed.settings),
+            # alarms and notifications
+            "pending_subscriptions": pending_subscriptions(config, observed),
+        },
     )
+
+
+def pending_subscriptions(config: StackConfig, observed: Observed) -> list[str]:
+    """E-mail addresses subscribed to the stack's topic that have not confirmed yet."""
+    found = observed.topic
+    if found is None or not owned(found.tags, config.stack):
+        return []
+    return found.emails(pending=True)
 
 
 def settings_document(config: StackConfig, recorded: ObservedSettings | None) -> dict[str, Any]:
@@ -231,12 +254,78 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
             )
         )
     rows += _dashboard_rows(ctx, config, observed, want is not None)
-    return [
+    rows += _monitoring_rows(ctx, config, observed)
+    rows = [
         row
         if row.owned or not row.exists
         else replace(row, problems=(*row.problems, "not tagged for this stack"))
         for row in rows
     ]
+    return rows + _alarm_topic_rows(config, observed)
+
+
+def _monitoring_rows(ctx: Context, config: StackConfig, observed: Observed) -> list[ResourceStatus]:
+    """The stack's topic and alarms, wanted or left over (`up` deletes those)."""
+    stack = config.stack
+    spec = config.alarms
+    rows: list[ResourceStatus] = []
+    found_topic = observed.topic
+    if spec and spec.topic:
+        if found_topic is None:
+            rows.append(_missing("topic", spec.topic.name))
+        else:
+            count = len(found_topic.subscriptions)
+            pending = len(found_topic.emails(pending=True))
+            state = f"{count} subscription(s), {pending} pending confirmation"
+            drift = alarm_topic.drift(spec.topic, found_topic)
+            rows.append(_present("topic", found_topic, stack, state, drift))
+    elif found_topic is not None and owned(found_topic.tags, stack):
+        why = "alarms are off" if spec is None else "alarms notify --alarm-topic-arn"
+        rows.append(_present("topic", found_topic, stack, "unused", (f"{why}: `up` deletes it",)))
+    wanted = []
+    if spec:
+        if not ctx.account:
+            resolve_account(ctx, observed)  # STS only if nothing exists; cached by the read
+        wanted = alarms.desired(ctx, topic_arn(ctx, observed))
+    found = {alarm.name: alarm for alarm in observed.alarms}
+    for w in wanted:
+        current = found.pop(w.name, None)
+        if current is None:
+            rows.append(_missing("alarm", w.name))
+            continue
+        rows.append(
+            ResourceStatus(
+                "alarm",
+                w.name,
+                True,
+                current.marked(stack),
+                current.state,
+                tuple(alarms.drift(w, current)),
+            )
+        )
+    for leftover in found.values():
+        if leftover.marked(stack):
+            rows.append(
+                ResourceStatus(
+                    "alarm",
+                    leftover.name,
+                    True,
+                    True,
+                    leftover.state,
+                    ("not wanted any more: `up` deletes it",),
+                )
+            )
+    return rows
+
+
+def _alarm_topic_rows(config: StackConfig, observed: Observed) -> list[ResourceStatus]:
+    """--alarm-topic-arn: someone else's topic, never changed; only whether it exists."""
+    spec = config.alarms
+    if spec is None or not spec.topic_arn:
+        return []
+    if observed.alarm_topic is None:
+        return [_missing("topic", spec.topic_arn)]
+    return [ResourceStatus("topic", spec.topic_arn, True, False, "not ours: never changed")]
 
 
 def _dashboard_rows(

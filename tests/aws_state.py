@@ -23,6 +23,8 @@ class Inventory:
     buckets: tuple[str, ...] = ()  # S3: failed-batches buckets
     # dashboard
     dashboards: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()  # CloudWatch metric alarms
+    topics: tuple[str, ...] = ()  # SNS topic names
 
     @property
     def empty(self) -> bool:
@@ -37,6 +39,8 @@ class Inventory:
                 self.parameters,
                 self.buckets,
                 self.dashboards,
+                self.alarms,
+                self.topics,
             )
         )
 
@@ -71,6 +75,12 @@ def inventory(aws: Aws) -> Inventory:
                 d["DashboardName"]
                 for d in aws("cloudwatch").list_dashboards().get("DashboardEntries", [])
             )
+        ),
+        alarms=tuple(
+            sorted(a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"])
+        ),
+        topics=tuple(
+            sorted(t["TopicArn"].rsplit(":", 1)[-1] for t in aws("sns").list_topics()["Topics"])
         ),
     )
 

@@ -41,6 +41,13 @@ that session then sees eventual consistency and state machines:
   `bucket_tags_at_create()`, installed for the whole test process by tests/conftest.py, since
   the moto server the CLI's subprocesses talk to runs in it.
 
+- CloudWatch: PutMetricAlarm overwrites an existing alarm but ignores its Tags (tags apply only
+  at creation; moto merges them).
+- SNS: an e-mail subscription stays pending ("pending confirmation" from Subscribe,
+  "PendingConfirmation" in ListSubscriptionsByTopic) until `confirm_email(address)`, and
+  Unsubscribe of a pending one answers InvalidParameter (moto confirms at once); CreateTopic of
+  an existing name with other attributes answers InvalidParameter (moto returns the topic).
+
 Durations are seconds of wall time, short by default so tests stay fast.
 """
 
@@ -111,6 +118,14 @@ class AwsLike:
     # between the read and the create).
     foreign_buckets: set[str] = field(default_factory=set)
     buckets_taken_at_create: set[str] = field(default_factory=set)
+
+    # (topic ARN, address) of e-mail subscriptions nobody has confirmed by clicking the link
+    pending_emails: set[tuple[str, str]] = field(default_factory=set)
+
+    def confirm_email(self, address: str) -> None:
+        """The address owner clicked the link in the mail."""
+        with self._lock:
+            self.pending_emails = {p for p in self.pending_emails if p[1] != address}
 
     def __post_init__(self) -> None:
         # Re-entrant: the duplicate-mapping check calls AWS from inside a hook.
@@ -294,6 +309,18 @@ class AwsLike:
                 deleting = self._table_deleting_until.get(params["TableName"])
                 if deleting and now < deleting[0]:
                     return _Http(200), {"Table": {**deleting[1], "TableStatus": "DELETING"}}
+            if key == "sns.Unsubscribe" and params.get("SubscriptionArn") in (
+                "PendingConfirmation",
+                "pending confirmation",
+            ):
+                return self._refuse(key, "InvalidParameter", "Invalid parameter: SubscriptionArn")
+            if key == "sns.CreateTopic" and self._topic_differs(params):
+                return self._refuse(
+                    key,
+                    "InvalidParameter",
+                    "Invalid parameter: Attributes Reason: Topic already exists with different "
+                    "attributes",
+                )
             if key == "sqs.CreateQueue":
                 deleted = self._queue_deleted_at.get(params["QueueName"])
                 if deleted is not None and now - deleted < self.timings.queue_name_reuse:
@@ -304,6 +331,30 @@ class AwsLike:
                         "another with the same name.",
                     )
         return None
+
+    def _plain(self, service: str) -> Any:
+        import boto3
+
+        return boto3.Session(region_name=self.session.region_name).client(
+            service, region_name=self.session.region_name, endpoint_url=self.endpoint_url
+        )
+
+    def _topic_differs(self, params: dict[str, Any]) -> bool:
+        sns = self._plain("sns")
+        for topic in sns.list_topics().get("Topics", []):
+            if topic["TopicArn"].rsplit(":", 1)[-1] == params["Name"]:
+                found = sns.get_topic_attributes(TopicArn=topic["TopicArn"])["Attributes"]
+                wanted = params.get("Attributes", {})
+                return any(found.get(name, "") != value for name, value in wanted.items())
+        return False
+
+    def untag_existing_alarm(self, params: dict[str, Any], **_: Any) -> None:
+        """PutMetricAlarm on an existing alarm: AWS ignores Tags (parameter build)."""
+        if "Tags" not in params:
+            return
+        found = self._plain("cloudwatch").describe_alarms(AlarmNames=[params["AlarmName"]])
+        if found.get("MetricAlarms"):
+            del params["Tags"]
 
     def _existing_mapping(self, params: dict[str, Any]) -> str | None:
         client = self.session.client(
@@ -475,6 +526,16 @@ class AwsLike:
                     if state and now < state[1] and state[0] != "Deleting":
                         config["State"] = state[0]
                     self._encrypted_filters(key, config)
+            elif key == "sns.Subscribe" and context is not None:
+                params = context.get("api_params", {})
+                if params.get("Protocol") == "email":
+                    self.pending_emails.add((params["TopicArn"], params["Endpoint"]))
+                    parsed["SubscriptionArn"] = "pending confirmation"
+            elif key == "sns.ListSubscriptionsByTopic":
+                for subscription in parsed.get("Subscriptions", []):
+                    pair = (subscription.get("TopicArn"), subscription.get("Endpoint"))
+                    if subscription.get("Protocol") == "email" and pair in self.pending_emails:
+                        subscription["SubscriptionArn"] = "PendingConfirmation"
             elif key == "sqs.DeleteQueue":
                 self._queue_deleted_at[self._queue_name_of_last_delete] = now
 
@@ -556,6 +617,8 @@ INTERNAL_ERRORS = {
     "iam": "ServiceFailure",
     "logs": "ServiceUnavailableException",
     "kinesis": "InternalFailure",
+    "sns": "InternalError",
+    "cloudwatch": "InternalServiceError",
 }
 POLICY_ELEMENT = re.compile(
     r"<(Document|PolicyDocument|AssumeRolePolicyDocument)>([^<]*)</\1>", re.DOTALL
@@ -588,6 +651,9 @@ def aws_like(session: Any, **kwargs: Any) -> AwsLike:
     """Attach the hooks; SQS DeleteQueue needs the queue name, which only the request holds."""
     faults = AwsLike(session, **kwargs)
     session.events.register("before-parameter-build.sqs.DeleteQueue", faults.note_queue_delete)
+    session.events.register(
+        "before-parameter-build.cloudwatch.PutMetricAlarm", faults.untag_existing_alarm
+    )
     return faults
 
 

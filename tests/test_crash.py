@@ -20,8 +20,10 @@ from tests.e2e.conftest import executable
 
 # How many mutating calls a fresh `up` and a full `destroy` make; the coverage tests fail,
 # listing the calls, when that changes, so that every crash point stays tested.
-UP_CRASH_POINTS = 11  # PutDashboard the 11th
-DESTROY_CRASH_POINTS = 10  # DeleteDashboards the 10th
+# PutDashboard, and the alarms: CreateTopic and four PutMetricAlarm in `up`; DeleteDashboards,
+# four DeleteAlarms and DeleteTopic in `destroy`.
+UP_CRASH_POINTS = 16
+DESTROY_CRASH_POINTS = 15
 # With --failure-destination s3: CreateBucket and its four settings more in `up`; emptying
 # (DeleteObjects, of the one object the tests put there) and DeleteBucket more in `destroy`.
 S3 = ("--failure-destination", "s3")
@@ -36,6 +38,8 @@ STACK = {
     "functions": ("crypto_data_consumer",),
     "log_groups": ("/aws/lambda/crypto_data_consumer",),
     "dashboards": ("crypto-consumer",),
+    "alarms": ("crypto-dead-letters", "crypto-errors", "crypto-iterator-age", "crypto-throttles"),
+    "topics": ("crypto-alarms",),
 }
 
 

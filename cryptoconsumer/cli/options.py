@@ -55,6 +55,7 @@ def duration(
     minimum: int = 1,
     maximum: int | None = None,
     whole_minutes: bool = False,
+    envvar: str | None = None,
 ) -> Any:
     """An option written 900, 900s, 15m, 1h or 2d that the command receives as seconds.
 
@@ -71,7 +72,7 @@ def duration(
             raise InputError(f"{flag} must be whole minutes (got {seconds} s)")
         return seconds
 
-    return typer.Option(flag, parser=parse, help=help_text)
+    return typer.Option(flag, parser=parse, help=help_text, envvar=envvar)
 
 
 def _option(
@@ -236,6 +237,43 @@ DESIRED = [
         14,
         "--failure-retention-days",
         "With s3: days before a failed batch's object expires (1-36500).",
+    ),
+    # alarms and notifications
+    _option(
+        "alarms",
+        bool,
+        True,
+        "--alarms/--no-alarms",
+        "CloudWatch alarms (iterator age, errors, dead letters, throttles) and their topic.",
+    ),
+    inspect.Parameter(
+        "alarm_iterator_age",
+        inspect.Parameter.KEYWORD_ONLY,
+        default="5m",
+        annotation=Annotated[
+            int,
+            duration(
+                "--alarm-iterator-age",
+                "Alarm when IteratorAge stays above this for 3 minutes, e.g. 5m, 300s.",
+                minimum=60,
+                maximum=7 * 86400,
+                envvar=_env("ALARM_ITERATOR_AGE"),
+            ),
+        ],
+    ),
+    _option(
+        "alarm_email",
+        list[str] | None,
+        None,
+        "--alarm-email",
+        "Subscribe this address to the alarms topic; it must confirm by mail (repeatable).",
+    ),
+    _option(
+        "alarm_topic_arn",
+        str | None,
+        None,
+        "--alarm-topic-arn",
+        "Notify this existing SNS topic instead of the stack's own (never changed).",
     ),
 ]
 

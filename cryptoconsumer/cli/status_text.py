@@ -223,6 +223,22 @@ def summary(status: StackStatus) -> str:
     return ", ".join(words)
 
 
+def pending_lines(emails: list[str], width: int) -> list[Text]:
+    """Addresses subscribed to the alarms topic that have not confirmed: they get no alarm."""
+    return [
+        Text(line, style="yellow")
+        for email in emails
+        for line in wrap(
+            _words(
+                f"pending: {inert(email)} has not confirmed its alarm subscription (see its mail)"
+            ),
+            width,
+            "",
+            "  ",
+        )
+    ]
+
+
 def render_status(status: StackStatus, width: int) -> Text:
     """Everything `status` prints in text mode (redrawn by --watch)."""
     title = f"stack {inert(status.stack)} in {inert(status.region)}: {summary(status)}"
@@ -236,6 +252,7 @@ def render_status(status: StackStatus, width: int) -> Text:
             for line in wrap(_words(f"problem: {inert(problem)}"), width, ROW, ROW + "  ")
         ]
     for block in (
+        pending_lines(status.extra.get("pending_subscriptions") or (), width),  # type: ignore[arg-type]
         alarm_lines(status.extra.get("alarms") or [], width),  # type: ignore[arg-type]
         metrics_lines(status.extra.get("metrics"), width),  # type: ignore[arg-type]
         settings_lines(status.extra.get("settings"), width),

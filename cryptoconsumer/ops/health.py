@@ -1,20 +1,19 @@
 """Health for `status`: is data flowing, how far behind, what failed.
 
 Adds to the existence/drift status the mapping's and function's states, the stack's metrics
-over a window (per minute, one GetMetricData call: ops/metrics.py), the alarms' states (one
-DescribeAlarms call: ops/alarm_states.py) and the dead-letter queue's depth, each turned into
-a reason when it means "not healthy".
+over a window (per minute, one GetMetricData call: ops/metrics.py), the alarms' states (from
+the stack read's one DescribeAlarms call: ops/alarm_states.py) and the dead-letter queue's
+depth, each turned into a reason when it means "not healthy".
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptoconsumer.aws import Clients
 from cryptoconsumer.config import StackConfig
-from cryptoconsumer.ops.alarm_states import AlarmState, read_alarm_states
+from cryptoconsumer.ops.alarm_states import AlarmState, alarm_states
 from cryptoconsumer.ops.durations import describe
 from cryptoconsumer.ops.metrics import FunctionMetrics, read_metrics
 from cryptoconsumer.resources.base import Context
@@ -166,10 +165,8 @@ def read_health(
             mapping_uuids=_metric_mappings(mappings),
         )
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        alarms_future = pool.submit(read_alarm_states, clients, config.stack)
-        config, observed = read_observed(ctx, config, recorded, after_mappings=metrics_of)
-        alarms = alarms_future.result()
+    config, observed = read_observed(ctx, config, recorded, after_mappings=metrics_of)
+    alarms = alarm_states(observed.alarms, config.stack)
     metrics = observed.after_mappings
     status = status_of(ctx, config, observed)
     # A function that does not exist has no metrics worth reporting.

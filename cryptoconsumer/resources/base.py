@@ -31,6 +31,9 @@ ResourceKind = Literal[
     "bucket",
     # dashboard
     "dashboard",
+    # alarms and notifications
+    "topic",
+    "alarm",
 ]
 Action = Literal["create", "update", "replace", "delete", "retain", "none"]
 

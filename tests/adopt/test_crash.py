@@ -19,7 +19,7 @@ from tests.test_crash import _killed_after, _run
 # CreateQueue, PutParameter, CreateLogGroup, PutRetentionPolicy, CreateRole, PutRolePolicy,
 # CreateFunction, TagResource, UpdateTable, UpdateContinuousBackups, CreateEventSourceMapping,
 # DeleteStack.
-ADOPT_CRASH_POINTS = 13  # PutDashboard one of them
+ADOPT_CRASH_POINTS = 18  # 12, PutDashboard, and the alarms: CreateTopic and four PutMetricAlarm
 OLD_KEY = {"ticker": {"S": "ETHUSD"}, "last_refreshed": {"S": "2026-03-01 00:00:00"}}
 OLD_RATE = "2081.0000000000000000000000000000000001"
 ARGS = ("adopt", "--cloudformation-stack", seed.STACK_NAME, "--yes")

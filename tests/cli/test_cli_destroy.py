@@ -86,6 +86,8 @@ def test_destroy_dry_run_prints_the_plan_and_deletes_nothing(run, moto, aws, str
         ("role", "delete"),
         ("queue", "delete"),
         ("table", "retain"),
+        *[("alarm", "delete")] * 4,
+        ("topic", "delete"),
         ("settings", "delete"),
         ("dashboard", "delete"),
     ]
@@ -204,9 +206,11 @@ def test_a_mapping_that_cannot_be_deleted_holds_back_the_rest_in_text(
     assert failed.exit_code == 1, str(failed)
     errors = [line for line in failed.error_lines if line.startswith("error:")]
     # the mapping, what it held back (the table is kept; the record stays for the re-run), summary
-    assert len(errors) == 1 + 5 + 1
+    # (the four alarms and their topic stay too, watching the function that still runs)
+    assert len(errors) == 1 + 5 + 5 + 1
     assert errors[0].startswith("error: deleting mapping ")
-    assert errors[1].startswith("error: function crypto_data_consumer: not deleted: mapping ")
-    assert errors[-1].startswith("error: destroy incomplete: 1 delete(s) failed, 5 held back")
+    assert errors[1].startswith("error: alarm crypto-dead-letters: not deleted: mapping ")
+    assert errors[5].startswith("error: function crypto_data_consumer: not deleted: mapping ")
+    assert errors[-1].startswith("error: destroy incomplete: 1 delete(s) failed, 10 held back")
     # Only the dashboard went: it graphs, it feeds and holds nothing.
     assert inventory(aws) == replace(before, dashboards=())

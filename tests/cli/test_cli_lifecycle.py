@@ -24,7 +24,21 @@ OUTPUT_KEYS = {
 }
 STATUS_KEYS = {"stack", "region", "deployed", "healthy", "resources"}
 ROW_KEYS = {"resource", "name", "exists", "owned", "state", "drift"}
-RESOURCES = ["table", "queue", "log_group", "role", "function", "mapping", "settings", "dashboard"]
+# The alarms and their topic come after what they watch: four alarms, three without a queue.
+ALARMS = ["topic", "alarm", "alarm", "alarm", "alarm"]
+RESOURCES = [
+    "table",
+    "queue",
+    "log_group",
+    "role",
+    "function",
+    "mapping",
+    *ALARMS,
+    "settings",
+    "dashboard",
+]
+NO_DLQ_RESOURCES = [r for r in RESOURCES if r != "queue"]
+NO_DLQ_RESOURCES.remove("alarm")
 # `status` rows: the recorded settings are shown apart, not as a resource of their own.
 STATUS_ROWS = [r for r in RESOURCES if r != "settings"]
 TABLE, FUNCTION, ROLE = "crypto_intraday", "crypto_data_consumer", "crypto_data_consumer-role"
@@ -50,8 +64,10 @@ def actions(document) -> dict[str, str]:
 
 
 def drift_of(document, resource) -> list[str]:
-    (row,) = [row for row in document["resources"] if row["resource"] == resource]
-    return row["drift"]
+    """The drift of the resource's row (of all its rows: one per alarm)."""
+    rows = [row for row in document["resources"] if row["resource"] == resource]
+    assert rows, resource
+    return [drift for row in rows for drift in row["drift"]]
 
 
 def assert_plan_shape(document, dry_run: bool) -> None:
@@ -168,10 +184,11 @@ def test_a_second_up_makes_read_calls_only(run, moto, api_calls, stream_arn):
     assert api_calls.mutating() == [], api_calls.operations()
     assert moto.mutating() == [], moto.operations()
     assert not any(op.split(":")[1].startswith(MUTATING_PREFIXES) for op in api_calls.reads())
-    # 17 reads of the stack (GetDashboard the 17th), the one GetParameter of its recorded
-    # settings, and the failed-batches bucket's look-up (GetCallerIdentity for its name,
-    # HeadBucket), all concurrent.
-    assert 0 < len(api_calls.calls) <= 20, api_calls.operations()
+    # 17 reads of the stack (GetDashboard the 17th), 4 of its alarms and their topic (one
+    # DescribeAlarms, then the topic's attributes, subscriptions and tags at once), the one
+    # GetParameter of its recorded settings, and the failed-batches bucket's look-up
+    # (GetCallerIdentity for its name, HeadBucket), all beside the role's chain of 4 reads.
+    assert 0 < len(api_calls.calls) <= 24, api_calls.operations()
     assert len(moto.requests) == len(api_calls.calls)  # no retries, nothing hidden
 
 
@@ -188,8 +205,9 @@ def test_status_reads_alarms_and_metrics_in_one_call_each(run, moto, api_calls, 
     assert operations["cloudwatch:GetMetricData"] == 1
     assert operations["cloudwatch:GetDashboard"] == 1
     # It made 18 (GetMetricData was already one call); DescribeAlarms, GetDashboard and the
-    # failed-batches bucket's look-up (GetCallerIdentity, HeadBucket) are new.
-    assert len(api_calls.calls) <= 22, operations
+    # failed-batches bucket's look-up (GetCallerIdentity, HeadBucket) and the alarms' topic
+    # (GetTopicAttributes, ListSubscriptionsByTopic, ListTagsForResource) are new.
+    assert len(api_calls.calls) <= 25, operations
     assert len(moto.requests) == len(api_calls.calls)
 
 
@@ -756,7 +774,7 @@ def test_at_timestamp_is_passed_to_the_mapping(run, aws, stream_arn):
 def test_no_dlq_makes_no_queue_and_grants_none(run, aws, stream_arn):
     document = up(run, stream_arn, "--no-dlq")
 
-    assert [c["resource"] for c in document["changes"]] == [r for r in RESOURCES if r != "queue"]
+    assert [c["resource"] for c in document["changes"]] == NO_DLQ_RESOURCES
     assert document["outputs"]["queue_url"] is None
     assert inventory(aws).queues == ()
     config = aws("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
@@ -770,7 +788,7 @@ def test_no_dlq_makes_no_queue_and_grants_none(run, aws, stream_arn):
     assert not [s for s in policy["Statement"] if "sqs" in json.dumps(s)]
     found = status(run, stream_arn, "--no-dlq")
     assert [row["resource"] for row in found["resources"]] == [
-        r for r in STATUS_ROWS if r != "queue"
+        r for r in NO_DLQ_RESOURCES if r != "settings"
     ]
 
 
@@ -779,7 +797,14 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
     document = run("up", "--stack", "other", "--stream-arn", stream_arn, "--output", "json").json()
 
     assert document["stack"] == "other"
-    assert {c["resource"]: c["name"] for c in document["changes"]} == {
+    assert sorted(c["name"] for c in document["changes"] if c["resource"] == "alarm") == [
+        "other-dead-letters",
+        "other-errors",
+        "other-iterator-age",
+        "other-throttles",
+    ]
+    assert {c["resource"]: c["name"] for c in document["changes"] if c["resource"] != "alarm"} == {
+        "topic": "other-alarms",
         "table": "other_intraday",
         "queue": "other_data_consumer-dlq",
         "log_group": "/aws/lambda/other_data_consumer",
@@ -799,6 +824,8 @@ def test_another_stack_prefixes_every_name_and_tag(run, aws, stream_arn):
     found = inventory(aws)
     assert found.tables == ("crypto_intraday",)
     assert found.functions == ("crypto_data_consumer",)
+    assert found.topics == ("crypto-alarms",)
+    assert all(name.startswith("crypto-") for name in found.alarms) and len(found.alarms) == 4
     assert status(run, stream_arn)["healthy"] is True
 
 

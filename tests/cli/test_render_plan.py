@@ -362,10 +362,10 @@ def test_plan_up_and_destroy_text_through_the_cli(
         assert not ESCAPE.search(text.stdout + text.stderr)
         return text.stdout
 
-    check(("plan", "--stream-arn", stream), "Plan: 8 to create, 0 to update, 0 to delete.")
+    check(("plan", "--stream-arn", stream), "Plan: 13 to create, 0 to update, 0 to delete.")
     created = run("up", "--stream-arn", stream)
     assert created.exit_code == 0, str(created)
-    assert "Done: 8 created, 0 updated, 0 deleted." in created.stdout
+    assert "Done: 13 created, 0 updated, 0 deleted." in created.stdout
     outputs = run("up", "--stream-arn", stream, "--output", "json").json()["outputs"]
     for value in outputs.values():
         assert (value or "-") in created.stdout.split()  # no bucket without s3: "-"
@@ -373,21 +373,21 @@ def test_plan_up_and_destroy_text_through_the_cli(
 
     check(
         ("plan", "--stream-arn", stream),
-        "Plan: 0 to create, 0 to update, 0 to delete; 8 unchanged.",
+        "Plan: 0 to create, 0 to update, 0 to delete; 13 unchanged.",
     )
     check(
         ("plan", "--stream-arn", stream, "--batch-size", "500", "--timeout", "30"),
         # The dashboard draws the timeout: it is updated too.
-        "Plan: 0 to create, 4 to update, 0 to delete; 4 unchanged.",
+        "Plan: 0 to create, 4 to update, 0 to delete; 9 unchanged.",
     )
     check(
         ("plan", "--stream-arn", other, "--replace-mapping"),
         # The dashboard graphs the stream by name: it is updated too.
-        "Plan: 0 to create, 3 to update, 1 to replace, 0 to delete; 4 unchanged.",
+        "Plan: 0 to create, 3 to update, 1 to replace, 0 to delete; 9 unchanged.",
     )
-    check(("destroy", "--dry-run"), "Plan: 0 to create, 0 to update, 7 to delete, 1 to retain.")
+    check(("destroy", "--dry-run"), "Plan: 0 to create, 0 to update, 12 to delete, 1 to retain.")
     check(
-        ("destroy", "--dry-run", "--delete-table"), "Plan: 0 to create, 0 to update, 8 to delete."
+        ("destroy", "--dry-run", "--delete-table"), "Plan: 0 to create, 0 to update, 13 to delete."
     )
 
 
@@ -418,7 +418,7 @@ def test_the_destroy_prompt_shows_the_diff(run, stream_arn, monkeypatch, columns
     lines = refused.stderr.splitlines()
     assert "stack crypto in us-east-1: would change" in lines
     assert ["-", "function", FUNCTION] in [line.split() for line in lines]
-    assert "Plan: 0 to create, 0 to update, 7 to delete, 1 to retain." in lines
+    assert "Plan: 0 to create, 0 to update, 12 to delete, 1 to retain." in lines
     assert "Delete these resources?" in refused.stderr
 
 
@@ -503,7 +503,7 @@ def test_on_a_real_terminal_the_plan_is_coloured_unless_no_color(moto, stream_ar
     assert ESCAPE.search(coloured)
     assert not ESCAPE.search(plain), repr(plain)
     assert "  +   table     crypto_intraday" in plain.replace("\r\n", "\n").splitlines()
-    assert "Plan: 8 to create, 0 to update, 0 to delete." in plain
+    assert "Plan: 13 to create, 0 to update, 0 to delete." in plain
 
 
 # -- plan --detailed-exitcode ------------------------------------------------------------------
@@ -519,7 +519,7 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(run, stream_arn) -> N
     drift = run("plan", "--stream-arn", stream_arn, "--batch-size", "7", "--detailed-exitcode")
 
     assert changes.exit_code == 2, str(changes)
-    assert "Plan: 8 to create" in changes.stdout
+    assert "Plan: 13 to create" in changes.stdout
     assert as_json.exit_code == 2 and as_json.json()["changes"]
     assert none.exit_code == 0, str(none)
     assert drift.exit_code == 2, str(drift)

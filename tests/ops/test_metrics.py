@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from cryptoconsumer.aws import Clients
 from cryptoconsumer.ops import metrics
-from cryptoconsumer.ops.alarm_states import read_alarm_states
+from cryptoconsumer.ops.alarm_states import alarm_states
 from cryptoconsumer.ops.sparkline import BLOCKS, bars
+from cryptoconsumer.resources.alarms import read_all
+from cryptoconsumer.resources.base import Context
 
-from .conftest import Deployed, json_of
+from .conftest import Deployed, create_stream, deploy, json_of
 
 
 def put_alarm(deployed: Deployed, name: str) -> None:
@@ -115,12 +118,14 @@ def test_mapping_event_counts_come_with_the_other_metrics(deployed: Deployed, cl
 # -- alarms ----------------------------------------------------------------------------------
 
 
-def test_only_this_stacks_exact_alarm_names_are_read(deployed: Deployed) -> None:
+def test_only_this_stacks_exact_alarm_names_are_read(clients: Clients) -> None:
+    deployed = deploy(create_stream(clients), clients, alarms=False)
     stack = deployed.config.stack
     for name in (f"{stack}-errors", f"{stack}-throttles", f"{stack}-prod-errors", "other"):
         put_alarm(deployed, name)
 
-    found = read_alarm_states(deployed.clients, stack)
+    ctx = Context(clients=clients, config=deployed.config)
+    found = alarm_states(read_all(ctx, stack), stack)
 
     assert [(a.kind, a.name) for a in found] == [
         ("errors", f"{stack}-errors"),

@@ -101,17 +101,20 @@ def test_a_mapping_that_cannot_be_deleted_holds_back_everything_it_feeds(world: 
 
     failures = failures_of(world)
 
+    # The alarms and their topic stay too, watching the function that still runs.
     assert [(f.resource, f.outcome) for f in failures] == [
         ("mapping", "failed"),
+        *[("alarm", "held back")] * 4,
         ("function", "held back"),
         ("log_group", "held back"),
         ("queue", "held back"),
         ("role", "held back"),
         ("table", "held back"),
+        ("topic", "held back"),
         KEPT_RECORD,
     ]
-    assert "could not be deleted and may still feed the function" in failures[1].error
-    assert failures[1].line.startswith(f"function {FUNCTION}: not deleted: mapping ")
+    assert "could not be deleted and may still feed the function" in failures[5].error
+    assert failures[5].line.startswith(f"function {FUNCTION}: not deleted: mapping ")
     assert left(world) == {*STACK_RESOURCES, "settings"}
     assert world.faults.calls["lambda.DeleteFunction"] == 0
     assert world.faults.calls["iam.DeleteRole"] == 0
