@@ -253,8 +253,8 @@ def _rows(ctx: Context, config: StackConfig, observed: Observed) -> list[Resourc
                 tuple(_mapping_problems(m)),
             )
         )
-    rows += _dashboard_rows(ctx, config, observed, want is not None)
     rows += _monitoring_rows(ctx, config, observed)
+    rows += _dashboard_rows(ctx, config, observed, want is not None)
     rows = [
         row
         if row.owned or not row.exists

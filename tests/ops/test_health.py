@@ -52,7 +52,14 @@ def test_a_fresh_stack_is_healthy_with_zero_metrics(deployed: Deployed, cli: Any
     (events,) = metrics["mappings"]
     assert events["uuid"] == deployed.outputs["mapping_uuid"]
     assert set(events["events"].values()) == {None}  # MetricsConfig off: nothing published
-    assert document["alarms"] == []
+    # `up` made the four alarms; none is in ALARM.
+    assert [a["kind"] for a in document["alarms"]] == [
+        "iterator-age",
+        "errors",
+        "dead-letters",
+        "throttles",
+    ]
+    assert all(a["state"] != "ALARM" for a in document["alarms"])
     assert document["max_iterator_age_seconds"] == 60
     mapping = document["health"]["mapping"]
     assert mapping["state"] == "Enabled"
