@@ -111,6 +111,8 @@ class RecordingApp:
         self.mutations = 0
         self.kill_pid: int | None = None
         self.kill_at = 0
+        # Or: the first mutating request of this operation ("s3:CreateBucket").
+        self.kill_at_operation: str | None = None
         self.killed_after: Request | None = None
         self.before: Callable[[Request], None] | None = None
         self.in_flight = 0
@@ -142,7 +144,11 @@ class RecordingApp:
             kill = (
                 request.mutating
                 and self.kill_pid is not None
-                and self.mutations == self.kill_at
+                and (
+                    self.mutations == self.kill_at
+                    if self.kill_at_operation is None
+                    else str(request) == self.kill_at_operation
+                )
                 and self.killed_after is None
             )
         # Flask dispatches the whole request inside this call: moto's state has changed
@@ -208,11 +214,14 @@ class MotoServer:
 
     # -- crashes -----------------------------------------------------------------------------
 
-    def kill_client_after(self, n: int, pid: int) -> None:
-        """SIGKILL `pid` once the n-th mutating request has been processed, before it answers."""
+    def kill_client_after(self, n: int | str, pid: int) -> None:
+        """SIGKILL `pid` once the n-th mutating request (or the first of operation `n`, such as
+        "s3:CreateBucket") has been processed, before it answers."""
         with self.app.lock:
             self.app.kill_pid = pid
-            self.app.kill_at = n
+            self.app.kill_at, self.app.kill_at_operation = (
+                (0, n) if isinstance(n, str) else (n, None)
+            )
             self.app.killed_after = None
 
     def wait_idle(self, timeout: float = 10.0) -> None:
@@ -229,6 +238,7 @@ class MotoServer:
         with self.app.lock:
             self.app.kill_pid = None
             self.app.kill_at = 0
+            self.app.kill_at_operation = None
             self.app.killed_after = None
         self.app.before = None
 

@@ -44,8 +44,14 @@ def test_status_shows_the_last_minutes_on_the_emulator(local_start: LocalStart) 
         return dict(json.loads(result.stdout))
 
     def counted() -> bool:
+        # The poller publishes the mapping's counts and the function's metrics one after the
+        # other (CloudWatch, too, shows each when it has it): wait for both.
         metrics = status()["metrics"]
-        return bool(metrics["mappings"]) and metrics["mappings"][0]["events"]["invoked"] == 20
+        return (
+            bool(metrics["mappings"])
+            and metrics["mappings"][0]["events"]["invoked"] == 20
+            and metrics["invocations"] > 0
+        )
 
     wait_for("the poller's event counts", counted)
     metrics = status()["metrics"]
