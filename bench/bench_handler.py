@@ -53,6 +53,8 @@ HANDLER_TIMEOUT_SECONDS = 20.0  # the function's --timeout default
 # Lambda's runtime puts the zip root on sys.path; so does the benchmark.
 sys.path.insert(0, str(HANDLER_DIR))
 
+from benchdoc import write_section  # noqa: E402
+
 SERVER_SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(REPO_ROOT)!r})
@@ -384,24 +386,6 @@ def _moto_version() -> str:
     return str(moto.__version__)
 
 
-def write_section(section: str, path: Path = DOCS_PATH) -> None:
-    """Replace this benchmark's section only; other sections belong to other benchmarks."""
-    existing = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = existing.splitlines(keepends=True)
-    headings = (SECTION_HEADING, *OLD_HEADINGS)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() in headings), None)
-    if start is None:
-        updated = existing.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        updated = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(updated)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000])
@@ -434,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if slowest > HANDLER_TIMEOUT_SECONDS / 2:
         print(f"warning: a handler run took {slowest:.1f} s", file=sys.stderr)
     if not arguments.no_write:
-        write_section(section)
+        write_section(SECTION_HEADING, section, old_headings=OLD_HEADINGS)
         print(f"written to {DOCS_PATH.relative_to(REPO_ROOT)}", file=sys.stderr)
     return 0
 

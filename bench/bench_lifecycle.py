@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchdoc import write_section  # noqa: E402
 
 from tests.faults import Timings, aws_like  # noqa: E402
 from tests.moto_server import MotoServer, Request  # noqa: E402
@@ -455,16 +456,6 @@ tests/e2e/test_e2e_startup.py), so it starts faster than `import boto3` alone.
 """
 
 
-def write_section(text: str) -> None:
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip() + "\n\n", current)
-    else:
-        updated = current.rstrip() + "\n\n" + text
-    DOC.write_text(updated.rstrip() + "\n")
-
-
 def main() -> None:
     import tempfile
 
@@ -485,7 +476,7 @@ def main() -> None:
         starts = startup()
         print(starts, flush=True)
     text = section(measured, noop, clients_seconds, fresh, starts, load)
-    write_section(text)
+    write_section(HEADING, text)
     print(text)
 
 

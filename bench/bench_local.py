@@ -38,6 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchdoc import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION_HEADING = "## Local pipeline (issues 4 and 12)"
@@ -482,21 +484,6 @@ def render(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_section(section: str) -> None:
-    existing = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    lines = existing.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION_HEADING), None)
-    if start is None:
-        updated = existing.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        updated = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    DOC.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["demo", "throughput", "latency"], action="append")
@@ -534,7 +521,7 @@ def main() -> None:
     if arguments.only and not arguments.no_write:
         print("(a run with --only is printed, not written: run without --only to update the docs)")
     elif not arguments.no_write:
-        write_section(section)
+        write_section(SECTION_HEADING, section)
 
 
 if __name__ == "__main__":
